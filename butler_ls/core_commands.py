@@ -1,0 +1,76 @@
+"""The server's own commands: ``butler.status`` and ``butler.plugins.list``.
+
+Parts owned by later features (worker, queue, model, audio) come from ``status.*``
+capabilities; until a plugin provides one, the answer says so plainly.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from . import __version__
+from .commands import CommandEntry
+from .config import to_wire
+
+if TYPE_CHECKING:
+    from .server import ButlerServer
+
+logger = logging.getLogger(__name__)
+
+CORE = "core"
+
+# Status sections that plugins fill by providing the capability "status.<section>":
+# a callable returning a JSON-ready dict.
+STATUS_SECTIONS = ("worker", "queue", "model", "audio")
+
+
+def register_core_commands(ls: ButlerServer) -> None:
+    """Add the core commands to the server's command table."""
+    ls.commands.add(CommandEntry("butler.status", CORE, lambda _: status(ls)))
+    ls.commands.add(CommandEntry("butler.plugins.list", CORE, lambda _: plugins_list(ls)))
+
+
+def plugins_list(ls: ButlerServer) -> dict[str, Any]:
+    """``{plugins: [...]}``: every plugin found, with its state and the reason."""
+    return {"plugins": ls.plugin_manager.listing()}
+
+
+def status(ls: ButlerServer) -> dict[str, Any]:
+    """The answer of ``butler.status`` (INTERFACE.md)."""
+    answer: dict[str, Any] = {
+        "version": __version__,
+        "plugins": ls.plugin_manager.listing(),
+        "capabilities": ls.registry.names(),
+    }
+    for section in STATUS_SECTIONS:
+        answer[section] = _section(ls, section)
+    answer["settings"] = to_wire(ls.settings)
+    answer["paths"] = {
+        "config": str(ls.paths.config_file),
+        "data": str(ls.paths.data_dir),
+        "log": str(ls.paths.log_dir),
+    }
+    return answer
+
+
+def _section(ls: ButlerServer, section: str) -> dict[str, Any]:
+    provider = ls.registry.get(f"status.{section}")
+    if provider is not None:
+        try:
+            return dict(provider())
+        except Exception as exc:
+            logger.exception("status.%s failed", section)
+            return {"state": "error", "reason": f"{type(exc).__name__}: {exc}"}
+    return _not_started(ls, section)
+
+
+def _not_started(ls: ButlerServer, section: str) -> dict[str, Any]:
+    settings = ls.settings
+    if section == "worker":
+        return {"state": "not started", "reason": "no plugin runs a worker in this version"}
+    if section == "queue":
+        return {"backend": settings.queue.backend, "pending": 0, "state": "not started"}
+    if section == "model":
+        return {"name": settings.model.name, "loaded": False, "state": "not started"}
+    return {"available": False, "reason": "no plugin provides audio input in this version"}

@@ -1,0 +1,90 @@
+"""Where Butler keeps its files: config, data (queue, audio spool, logs) and user plugins.
+
+All locations come from platformdirs; folders Butler creates are private (0700).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import attrs
+import platformdirs
+
+APP_NAME = "butler"
+CONFIG_FILE_NAME = "config.yaml"
+
+
+@attrs.frozen
+class Paths:
+    """The folders and files Butler uses on this machine."""
+
+    config_dir: Path
+    """User config folder (``~/.config/butler`` on Linux); holds ``config.yaml``."""
+
+    data_dir: Path
+    """User data folder (``~/.local/share/butler`` on Linux): queue, spool, logs, plugins."""
+
+    @classmethod
+    def default(cls) -> Paths:
+        """The platform's standard locations (honours ``XDG_*`` variables on Linux)."""
+        return cls(
+            config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+            data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+        )
+
+    @property
+    def config_file(self) -> Path:
+        """The YAML settings file, the first (lowest-priority) settings source."""
+        return self.config_dir / CONFIG_FILE_NAME
+
+    @property
+    def log_dir(self) -> Path:
+        """Rotating log files."""
+        return self.data_dir / "logs"
+
+    @property
+    def queue_dir(self) -> Path:
+        """Default home of the SQLite task queue."""
+        return self.data_dir / "queue"
+
+    @property
+    def spool_dir(self) -> Path:
+        """Durable audio spool: utterances wait here until transcribed."""
+        return self.data_dir / "spool"
+
+    @property
+    def user_plugins_dir(self) -> Path:
+        """Plugins the user installs by dropping a folder here."""
+        return self.data_dir / "plugins"
+
+    def plugin_data_dir(self, plugin_id: str) -> Path:
+        """A private folder of one plugin's own, created on first use."""
+        return ensure_private_dir(self.data_dir / "plugin-data" / plugin_id)
+
+    def ensure(self) -> None:
+        """Create the data folders, private to the user."""
+        for folder in (self.data_dir, self.log_dir, self.queue_dir, self.spool_dir):
+            ensure_private_dir(folder)
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it readable by its owner only."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # mkdir's mode is masked by the umask and ignored for existing folders.
+    if (path.stat().st_mode & 0o777) != 0o700:
+        os.chmod(path, 0o700)
+    return path
+
+
+def builtin_plugins_dir() -> Path:
+    """The folder of the plugins that ship with Butler.
+
+    In a source checkout (or an editable install) it is the top-level ``plugins/``;
+    in a wheel it travels inside the package as ``butler_ls/_builtin_plugins``.
+    """
+    package_dir = Path(__file__).resolve().parent
+    bundled = package_dir / "_builtin_plugins"
+    if bundled.is_dir():
+        return bundled
+    return package_dir.parent / "plugins"

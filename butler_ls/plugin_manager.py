@@ -1,0 +1,384 @@
+"""Finds, orders, activates and isolates plugins.
+
+Sources: the built-in folder, the user plugin folder, ``plugins.paths`` and the
+``butler.plugins`` entry points. A plugin that breaks is marked failed and skipped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import logging
+import sys
+import types as pytypes
+from collections.abc import Callable, Iterable, Iterator
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import attrs
+
+from . import __version__, events
+from .errors import ButlerError, ManifestError
+from .manifest import MANIFEST_NAME, PluginManifest, load_manifest
+from .plugin_api import PluginContext
+from .plugin_graph import resolve_order
+
+if TYPE_CHECKING:
+    from .server import ButlerServer
+
+logger = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "butler.plugins"
+_PACKAGE_PREFIX = "butler_plugins"
+
+State = Literal["active", "failed", "disabled", "inactive"]
+
+
+@attrs.define
+class PluginRecord:
+    """What the manager knows of one plugin."""
+
+    id: str
+    """Plugin id (the folder name when the manifest could not be read)."""
+
+    source: str
+    """Where it was found: builtin, user, path or entry-point."""
+
+    location: str
+    """Its manifest file, for messages."""
+
+    manifest: PluginManifest | None = None
+    """The validated manifest; None when it was broken."""
+
+    state: State = "inactive"
+    """active, failed, disabled, or inactive (found, not yet activated)."""
+
+    reason: str | None = None
+    """Why it is failed or disabled."""
+
+    module_name: str | None = None
+    """Import name of the plugin's package (entry-point plugins keep their own)."""
+
+    instance: Any = None
+    """The activated plugin object (or module)."""
+
+    context: PluginContext | None = None
+    """The context given to ``activate``."""
+
+    @property
+    def version(self) -> str | None:
+        """The manifest's version, if known."""
+        return self.manifest.version if self.manifest else None
+
+    def to_wire(self) -> dict[str, Any]:
+        """The ``{id, version, state, reason?}`` object of INTERFACE.md (plus source)."""
+        out: dict[str, Any] = {"id": self.id, "version": self.version, "state": self.wire_state}
+        if self.manifest is not None:
+            out["name"] = self.manifest.name
+        out["source"] = self.source
+        if self.reason:
+            out["reason"] = self.reason
+        return out
+
+    @property
+    def wire_state(self) -> str:
+        """INTERFACE.md knows active, failed and disabled; inactive reads as disabled."""
+        return "disabled" if self.state == "inactive" else self.state
+
+
+class PluginManager:
+    """Discovers plugins and drives their lifecycle for one server."""
+
+    def __init__(self, server: ButlerServer, report: Callable[[str], None]) -> None:
+        self.server = server
+        self._report = report
+        self.records: dict[str, PluginRecord] = {}
+        self._active_order: list[str] = []
+
+    # -- discovery ---------------------------------------------------------------
+
+    def discover(self, folders: Iterable[tuple[str, Path]], entry_points: bool = True) -> None:
+        """Read every manifest from ``(source, folder)`` pairs and the entry points."""
+        for source, folder in folders:
+            for manifest_file in _manifest_files(folder):
+                self._add(source, manifest_file, module_name=None)
+        if entry_points:
+            for ep in _entry_points():
+                self._add_entry_point(ep)
+
+    def _add_entry_point(self, ep: metadata.EntryPoint) -> None:
+        location = f"entry point {ep.name} = {ep.value}"
+        try:
+            spec = importlib.util.find_spec(ep.module)
+            folders = list(spec.submodule_search_locations or []) if spec else []
+        except (ImportError, ValueError) as exc:
+            self._fail_found(ep.name, "entry-point", location, f"cannot find {ep.module}: {exc}")
+            return
+        if not folders:
+            self._fail_found(
+                ep.name,
+                "entry-point",
+                location,
+                f"{ep.module} must be a package whose folder holds {MANIFEST_NAME}",
+            )
+            return
+        self._add("entry-point", Path(folders[0]) / MANIFEST_NAME, module_name=ep.module)
+
+    def _add(self, source: str, manifest_file: Path, module_name: str | None) -> None:
+        try:
+            manifest = load_manifest(manifest_file, source=source)
+        except ManifestError as exc:
+            self._fail_found(
+                manifest_file.parent.name, source, str(manifest_file), f"invalid manifest: {exc}"
+            )
+            return
+        if (first := self.records.get(manifest.id)) is not None:
+            logger.warning(
+                "plugin %s at %s ignored: already found at %s",
+                manifest.id,
+                manifest_file,
+                first.location,
+            )
+            key = f"{manifest.id}@{manifest_file}"
+            self.records[key] = PluginRecord(
+                manifest.id,
+                source,
+                str(manifest_file),
+                manifest,
+                "disabled",
+                f"duplicate id: {first.location} already provides {manifest.id}",
+            )
+            return
+        self.records[manifest.id] = PluginRecord(
+            manifest.id, source, str(manifest_file), manifest, module_name=module_name
+        )
+
+    def _fail_found(self, plugin_id: str, source: str, location: str, reason: str) -> None:
+        key = plugin_id if plugin_id not in self.records else f"{plugin_id}@{location}"
+        record = PluginRecord(plugin_id, source, location, state="failed", reason=reason)
+        self.records[key] = record
+        self._report_failure(record)
+
+    def manifests(self) -> list[PluginManifest]:
+        """Manifests of the plugins that may be activated (valid, not duplicates)."""
+        return [
+            r.manifest
+            for key, r in self.records.items()
+            if r.manifest is not None and key == r.id and r.state == "inactive"
+        ]
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    async def activate_all(self, disabled: Iterable[str]) -> None:
+        """Order the plugins by their dependencies and activate them one by one."""
+        resolution = resolve_order(
+            self.manifests(), disabled=set(disabled), host_version=__version__
+        )
+        for plugin_id, reason in resolution.excluded.items():
+            record = self.records[plugin_id]
+            user_disabled = reason.startswith("disabled in settings")
+            record.state, record.reason = ("disabled" if user_disabled else "failed"), reason
+            if not user_disabled:
+                self._report_failure(record)
+        for manifest in resolution.order:
+            await self._activate(self.records[manifest.id])
+
+    async def _activate(self, record: PluginRecord) -> None:
+        manifest = record.manifest
+        assert manifest is not None
+        missing = [
+            r.id
+            for r in manifest.requires
+            if self.records.get(r.id) is None or self.records[r.id].state != "active"
+        ]
+        if missing:
+            self._mark_failed(record, f"requires {', '.join(missing)}, which failed to start")
+            return
+        context = PluginContext(manifest, self.server)
+        record.context = context
+        stage = "import"
+        try:
+            instance = _instantiate(_import_entry(manifest, record.module_name))
+            stage = "activate"
+            result = _call(instance, "activate", context)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            logger.debug("plugin %s failed in %s", manifest.id, stage, exc_info=True)
+            self._cleanup(record)
+            self._mark_failed(record, _describe(exc, stage), exc)
+            return
+        record.instance = instance
+        record.state, record.reason = "active", None
+        self._active_order.append(record.id)
+        logger.info("plugin %s %s activated", manifest.id, manifest.version)
+        events.emit(events.plugin_activated, self, plugin_id=record.id)
+
+    async def deactivate_all(self) -> None:
+        """Deactivate the active plugins in reverse activation order."""
+        for plugin_id in reversed(self._active_order):
+            record = self.records[plugin_id]
+            if record.state == "active":
+                await self._deactivate(record)
+                record.state = "inactive"
+                record.reason = "stopped"
+        self._active_order.clear()
+
+    async def _deactivate(self, record: PluginRecord) -> None:
+        try:
+            result = _call(record.instance, "deactivate", record.context)
+            if inspect.isawaitable(result):
+                await result
+        except Exception:
+            logger.exception("plugin %s failed to deactivate", record.id)
+        finally:
+            self._cleanup(record)
+            events.emit(events.plugin_deactivated, self, plugin_id=record.id)
+
+    def _cleanup(self, record: PluginRecord) -> None:
+        self.server.commands.remove_owner(record.id)
+        self.server.registry.unregister_provider(record.id)
+        if record.context is not None:
+            record.context.close()
+
+    def plugin_error(self, plugin_id: str, where: str, exc: BaseException) -> None:
+        """A plugin raised outside activation (in a command): mark it failed, once."""
+        record = self.records.get(plugin_id)
+        if record is None or record.state != "active":
+            return
+        reason = _describe(exc, where)
+        self._cleanup(record)
+        self._mark_failed(record, reason, exc)
+
+    def _mark_failed(self, record: PluginRecord, reason: str,
+                     exc: BaseException | None = None) -> None:
+        record.state, record.reason = "failed", reason
+        record.instance = None
+        if record.id in self._active_order:
+            self._active_order.remove(record.id)
+        self._report_failure(record, exc)
+
+    def _report_failure(self, record: PluginRecord, exc: BaseException | None = None) -> None:
+        # The traceback goes to the log file; the editor gets the one-line reason.
+        if exc is not None:
+            logger.info("plugin %s traceback", record.id, exc_info=exc)
+        logger.warning("plugin %s failed: %s", record.id, record.reason)
+        events.emit(events.plugin_failed, self, plugin_id=record.id, reason=record.reason)
+        self._report(f"Butler plugin '{record.id}' failed and is switched off: {record.reason}")
+
+    def unavailable_reason(self, command_id: str) -> str | None:
+        """Why a command some plugin declares is not available now, if one does."""
+        for record in self.records.values():
+            manifest = record.manifest
+            if manifest and any(spec.id == command_id for spec in manifest.commands):
+                return f"plugin {record.id} is {record.wire_state}" + (
+                    f": {record.reason}" if record.reason else ""
+                )
+        return None
+
+    def declared_commands(self) -> list[str]:
+        """Command ids that active plugins declare in their manifests."""
+        return [
+            spec.id
+            for record in self.records.values()
+            if record.state == "active" and record.manifest
+            for spec in record.manifest.commands
+        ]
+
+    def listing(self) -> list[dict[str, Any]]:
+        """Every plugin found, as INTERFACE.md's plugin objects."""
+        return [record.to_wire() for record in self.records.values()]
+
+
+def _manifest_files(folder: Path) -> Iterator[Path]:
+    """``folder/plugin.yaml`` if the folder is a plugin, else its sub-folders' manifests."""
+    if (folder / MANIFEST_NAME).is_file():
+        yield folder / MANIFEST_NAME
+        return
+    try:
+        children = sorted(p for p in folder.iterdir() if p.is_dir())
+    except OSError:
+        return
+    for child in children:
+        if (child / MANIFEST_NAME).is_file() and not child.name.startswith((".", "_")):
+            yield child / MANIFEST_NAME
+
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    try:
+        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
+    except Exception:  # a broken distribution must not stop the server
+        logger.exception("cannot read the %s entry points", ENTRY_POINT_GROUP)
+        return []
+
+
+def _import_entry(manifest: PluginManifest, module_name: str | None) -> Any:
+    """Import the plugin's entry module (by path for folder plugins) and its attribute."""
+    if module_name is None:
+        module_name = _folder_package(manifest)
+    module = importlib.import_module(f"{module_name}.{manifest.entry_module}")
+    if manifest.entry_attr is None:
+        return module
+    try:
+        return getattr(module, manifest.entry_attr)
+    except AttributeError:
+        raise ButlerError(
+            f"{manifest.file}: entry: module {manifest.entry_module} has no "
+            f"attribute {manifest.entry_attr}"
+        ) from None
+
+
+def _folder_package(manifest: PluginManifest) -> str:
+    """Make the plugin folder importable as ``butler_plugins.<id>`` without sys.path."""
+    if _PACKAGE_PREFIX not in sys.modules:
+        root = pytypes.ModuleType(_PACKAGE_PREFIX, "Namespace of folder plugins.")
+        root.__path__ = []
+        sys.modules[_PACKAGE_PREFIX] = root
+    name = f"{_PACKAGE_PREFIX}.{manifest.id.replace('.', '_').replace('-', '_')}"
+    if name in sys.modules:
+        return name
+    folder = manifest.folder
+    assert folder is not None
+    init = folder / "__init__.py"
+    if init.is_file():
+        spec = importlib.util.spec_from_file_location(
+            name, init, submodule_search_locations=[str(folder)]
+        )
+    else:
+        spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
+    assert spec is not None
+    module = importlib.util.module_from_spec(spec)
+    module.__path__ = [str(folder)]
+    sys.modules[name] = module
+    try:
+        if spec.loader is not None:
+            spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return name
+
+
+def _instantiate(entry: Any) -> Any:
+    """A class is instantiated; a module or object is used as it is."""
+    return entry() if inspect.isclass(entry) else entry
+
+
+def _call(instance: Any, method: str, context: PluginContext | None) -> Any:
+    func = getattr(instance, method, None)
+    if func is None:
+        if method == "activate":
+            raise ButlerError(f"the plugin entry has no {method}() function or method")
+        return None
+    if isinstance(instance, pytypes.ModuleType):
+        # Module plugins: activate(ctx) and deactivate(ctx) functions.
+        return func(context)
+    return func(context) if method == "activate" else func()
+
+
+def _describe(exc: BaseException, where: str) -> str:
+    if isinstance(exc, ButlerError):
+        return f"{where}: {exc}"
+    return f"{where} raised {type(exc).__name__}: {exc}"

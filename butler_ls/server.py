@@ -1,0 +1,233 @@
+"""The Butler language server: settings, plugins and commands wired to the LSP.
+
+Kept small on purpose: features live in plugins; this module only hosts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from . import __version__, events
+from .capabilities import CapabilityRegistry
+from .commands import CommandTable
+from .config import Settings, SettingsSources, load_settings_file, parse_settings
+from .core_commands import register_core_commands
+from .log import LspLogHandler
+from .paths import Paths, builtin_plugins_dir
+from .plugin_manager import PluginManager
+
+logger = logging.getLogger(__name__)
+
+SETTINGS_SECTION = "butler"
+
+
+class ButlerServer(LanguageServer):
+    """The language server; one per editor session."""
+
+    def __init__(self, paths: Paths | None = None) -> None:
+        super().__init__(
+            "butler-ls", __version__, text_document_sync_kind=types.TextDocumentSyncKind.Incremental
+        )
+        self.paths = paths or Paths.default()
+        self.registry = CapabilityRegistry()
+        self.sources = SettingsSources()
+        self.settings = Settings()
+        self.plugin_manager = PluginManager(self, report=self.show_warning)
+        self.commands = CommandTable(on_owner_error=self.plugin_manager.plugin_error)
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._reported: set[str] = set()
+
+    # -- helpers for plugins -------------------------------------------------------
+
+    def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background; the server keeps a reference and logs failures."""
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("background task %s failed", task.get_name(), exc_info=exc)
+
+    def show_warning(self, message: str) -> None:
+        """Tell the user once, with ``window/showMessage`` (repeats are only logged)."""
+        if message in self._reported:
+            return
+        self._reported.add(message)
+        try:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Warning, message=message)
+            )
+        except Exception:  # no client yet (unit tests) or the pipe is gone
+            logger.debug("could not send showMessage", exc_info=True)
+
+    # -- settings ----------------------------------------------------------------
+
+    def apply_settings(self) -> list[str]:
+        """Re-validate the merged sources; warn about bad keys; signal the change."""
+        defaults = {m.id: m.settings for m in self.plugin_manager.manifests()}
+        defaults.update(
+            {
+                r.id: r.manifest.settings
+                for r in self.plugin_manager.records.values()
+                if r.manifest is not None and r.manifest.settings
+            }
+        )
+        previous = self.settings
+        self.settings, warnings = parse_settings(self.sources.merged(), defaults)
+        for warning in warnings:
+            logger.warning("settings: %s", warning)
+            self.show_warning(f"Butler settings: {warning}")
+        if self.settings != previous:
+            events.emit(events.config_changed, self, settings=self.settings, previous=previous)
+        return warnings
+
+    async def pull_workspace_settings(self) -> None:
+        """Ask the client for the ``butler`` section (if it supports workspace/configuration)."""
+        caps = self.client_capabilities.workspace
+        if caps is None or not caps.configuration:
+            return
+        try:
+            result = await self.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section=SETTINGS_SECTION)])
+            )
+        except Exception:
+            logger.warning("the client did not answer workspace/configuration", exc_info=True)
+            return
+        value = result[0] if result else None
+        self.sources.workspace = value if isinstance(value, dict) else {}
+        self.apply_settings()
+
+    def workspace_root(self) -> Path | None:
+        """The first workspace folder, if the client opened one."""
+        try:
+            folders = self.workspace.folders
+            root = self.workspace.root_path
+        except RuntimeError:
+            return None
+        if folders:
+            from pygls.uris import to_fs_path
+
+            first = next(iter(folders.values()))
+            path = to_fs_path(first.uri)
+            return Path(path) if path else None
+        return Path(root) if root else None
+
+
+server = None  # set by create_server(); module-level so tests can reach it in-process
+
+
+def create_server(paths: Paths | None = None) -> ButlerServer:
+    """Build a server with its LSP features registered."""
+    ls = ButlerServer(paths)
+    register_core_commands(ls)
+
+    @ls.feature(types.INITIALIZE)
+    async def initialize(ls: ButlerServer, params: types.InitializeParams) -> None:
+        loop = asyncio.get_running_loop()
+        events.bind_loop(loop)
+        logging.getLogger().addHandler(LspLogHandler(ls, loop))
+        ls.paths.ensure()
+        file_raw, problems = load_settings_file(ls.paths.config_file)
+        for problem in problems:
+            logger.warning("%s", problem)
+            ls.show_warning(f"Butler settings: {problem}")
+        ls.sources.file = file_raw
+        options = params.initialization_options
+        ls.sources.initialization = options if isinstance(options, dict) else {}
+        # First pass: plugins.* decides where to look for plugins.
+        bootstrap, _ = parse_settings(ls.sources.merged())
+        folders = [("builtin", builtin_plugins_dir()), ("user", ls.paths.user_plugins_dir)]
+        folders += [("path", Path(os.path.expanduser(p))) for p in bootstrap.plugins.paths]
+        ls.plugin_manager.discover(folders)
+        ls.apply_settings()
+        await ls.plugin_manager.activate_all(ls.settings.plugins.disabled)
+        for command_id in ls.plugin_manager.declared_commands() + ls.commands.ids():
+            _expose(ls, command_id)
+        if params.process_id:
+            ls.run_task(_watch_parent(ls, params.process_id), name="watch-parent")
+
+    @ls.feature(types.INITIALIZED)
+    async def initialized(ls: ButlerServer, params: types.InitializedParams) -> None:
+        events.emit(events.initialized, ls)
+        await ls.pull_workspace_settings()
+        events.emit(events.server_started, ls)
+
+    @ls.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: ButlerServer, params: Any) -> None:
+        settings = getattr(params, "settings", None)
+        if isinstance(settings, dict) and isinstance(settings.get(SETTINGS_SECTION), dict):
+            # Push-style clients send the new values along.
+            ls.sources.workspace = settings[SETTINGS_SECTION]
+            ls.apply_settings()
+        else:
+            await ls.pull_workspace_settings()
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: ButlerServer, params: types.DidOpenTextDocumentParams) -> None:
+        events.emit(events.document_opened, ls, uri=params.text_document.uri)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: ButlerServer, params: types.DidChangeTextDocumentParams) -> None:
+        events.emit(
+            events.document_changed,
+            ls,
+            uri=params.text_document.uri,
+            changes=params.content_changes,
+            version=params.text_document.version,
+        )
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: ButlerServer, params: types.DidSaveTextDocumentParams) -> None:
+        events.emit(events.document_saved, ls, uri=params.text_document.uri)
+
+    @ls.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: ButlerServer, params: types.DidCloseTextDocumentParams) -> None:
+        events.emit(events.document_closed, ls, uri=params.text_document.uri)
+
+    @ls.feature(types.SHUTDOWN)
+    async def shutdown(ls: ButlerServer, *args: Any) -> None:
+        events.emit(events.server_stopping, ls)
+        await ls.plugin_manager.deactivate_all()
+        for task in list(ls._tasks):
+            task.cancel()
+
+    global server
+    server = ls
+    return ls
+
+
+def _expose(ls: ButlerServer, command_id: str) -> None:
+    """Register one pygls command that dispatches through the command table."""
+    if command_id in ls.protocol.fm.commands:
+        return
+
+    async def dispatch(ls: ButlerServer, *arguments: Any) -> Any:
+        unavailable = ls.plugin_manager.unavailable_reason(command_id)
+        return await ls.commands.execute(command_id, arguments, unavailable)
+
+    ls.command(command_id)(dispatch)
+
+
+async def _watch_parent(ls: ButlerServer, pid: int) -> None:
+    """Exit when the editor that started us is gone (LSP: initialize's processId)."""
+    while True:
+        await asyncio.sleep(2.0)
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            logger.warning("the editor (pid %d) is gone; exiting", pid)
+            await ls.plugin_manager.deactivate_all()
+            os._exit(1)
+        except PermissionError:
+            pass  # alive, owned by someone else

@@ -1,0 +1,1 @@
+"""Example plugin ``word_count`` (see docs/plugins.md)."""

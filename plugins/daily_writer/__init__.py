@@ -1,0 +1,1 @@
+"""Built-in plugin ``daily_writer``: daily notes."""

@@ -1,0 +1,1 @@
+"""Built-in plugin ``voice_input``: microphone capture for dictation."""

@@ -1,0 +1,1 @@
+raise AssertionError("a plugin with a broken manifest must never be imported")
