@@ -1,0 +1,117 @@
+"""Command arguments: one JSON object, structured strictly, errors naming the field."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+import pytest
+from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+
+from butler_ls.commands import (
+    CommandEntry,
+    CommandTable,
+    structure_arguments,
+    unstructure_result,
+)
+from butler_ls.errors import ButlerError, InvalidArguments
+
+
+@attrs.frozen
+class Args:
+    path: str
+    start_time: float = 0.0
+    speed: float | None = None
+    keep: bool = False
+
+
+def test_camel_case_fields_and_defaults():
+    args = structure_arguments([{"path": "/a", "startTime": 2}], Args, "x.y")
+    assert args == Args(path="/a", start_time=2.0)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        ([{}], "path"),
+        ([{"path": 1}], "arguments.path"),
+        ([{"path": "a", "keep": "yes"}], "arguments.keep"),
+        ([{"path": "a", "speed": "fast"}], "arguments.speed"),
+        ([{"path": "a", "start_time": 1}], "start_time"),
+        ([[1, 2]], "JSON object"),
+        ([{"path": "a"}, {}], "at most one argument"),
+    ],
+)
+def test_bad_arguments_name_the_field(arguments, words):
+    with pytest.raises(InvalidArguments) as caught:
+        structure_arguments(arguments, Args, "x.y")
+    assert words in str(caught.value)
+    assert str(caught.value).startswith("x.y")
+
+
+def test_no_argument_commands_take_nothing_or_an_empty_object():
+    structure_arguments(None, None, "c")
+    structure_arguments([], None, "c")
+    structure_arguments([None], None, "c")
+    structure_arguments([{}], None, "c")
+    with pytest.raises(InvalidArguments, match="extra"):
+        structure_arguments([{"x": 1}], None, "c")
+
+
+def test_results_become_camel_case_objects():
+    assert unstructure_result(Args(path="p", start_time=1.5)) == {
+        "path": "p", "startTime": 1.5, "keep": False}
+    assert unstructure_result(None) == {}
+    assert unstructure_result({"a": 1}) == {"a": 1}
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_table_maps_errors_and_blames_the_owner():
+    blamed = []
+    table = CommandTable(on_owner_error=lambda owner, cid, exc: blamed.append((owner, cid)))
+    table.add(CommandEntry("t.ok", "p", lambda a: {"path": a.path}, Args))
+    table.add(CommandEntry("t.user", "p", _raise(ButlerError("the notes folder is gone"))))
+    table.add(CommandEntry("t.bug", "p", _raise(KeyError("k"))))
+    table.add(CommandEntry("t.thread", "p", lambda a: {"ok": True}, thread=True))
+    assert run(table.execute("t.ok", [{"path": "x"}], None)) == {"path": "x"}
+    assert run(table.execute("t.thread", [], None)) == {"ok": True}
+    with pytest.raises(JsonRpcInvalidParams):
+        run(table.execute("t.ok", [{"path": 2}], None))
+    with pytest.raises(JsonRpcException, match="notes folder is gone") as user:
+        run(table.execute("t.user", [], None))
+    assert user.value.code == -32803
+    with pytest.raises(JsonRpcInternalError, match="KeyError"):
+        run(table.execute("t.bug", [], None))
+    assert blamed == [("p", "t.bug")]
+    with pytest.raises(JsonRpcException, match="plugin p is failed"):
+        run(table.execute("t.gone", [], "plugin p is failed"))
+
+
+def test_duplicate_command_ids_are_refused():
+    table = CommandTable(on_owner_error=lambda *a: None)
+    table.add(CommandEntry("t.a", "one", lambda a: None))
+    with pytest.raises(ButlerError, match="already registered by one"):
+        table.add(CommandEntry("t.a", "two", lambda a: None))
+    assert table.remove_owner("one") == ["t.a"]
+    table.add(CommandEntry("t.a", "two", lambda a: None))
+
+
+def test_async_handlers_are_awaited():
+    table = CommandTable(on_owner_error=lambda *a: None)
+
+    async def handler(_):
+        await asyncio.sleep(0)
+        return {"done": True}
+
+    table.add(CommandEntry("t.async", "p", handler))
+    assert run(table.execute("t.async", [], None)) == {"done": True}
+
+
+def _raise(exc):
+    def handler(_):
+        raise exc
+
+    return handler
