@@ -47,17 +47,34 @@ def read_response(stream, msg_id: int) -> dict:
 
 def one_run(env: dict[str, str], root: Path) -> dict:
     start = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "butler_ls"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
-    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
-            "params": {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {}}}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "butler_ls"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    init = {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "method": "initialize",
+        "params": {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {}},
+    }
     proc.stdin.write(frame(init))
     proc.stdin.flush()
     read_response(proc.stdout, 1)
     initialize_ms = (time.perf_counter() - start) * 1000
     proc.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-    proc.stdin.write(frame({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
-                            "params": {"command": "butler.status", "arguments": []}}))
+    proc.stdin.write(
+        frame(
+            {
+                "jsonrpc": "2.0",
+                "id": 2,
+                "method": "workspace/executeCommand",
+                "params": {"command": "butler.status", "arguments": []},
+            }
+        )
+    )
     proc.stdin.flush()
     read_response(proc.stdout, 2)
     time.sleep(1.0)  # idle, as an editor leaves it
@@ -86,25 +103,35 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
-        env = dict(os.environ, HOME=tmp, XDG_CONFIG_HOME=f"{tmp}/config",
-                   XDG_DATA_HOME=f"{tmp}/data", HF_HUB_OFFLINE="1")
+        env = dict(
+            os.environ,
+            HOME=tmp,
+            XDG_CONFIG_HOME=f"{tmp}/config",
+            XDG_DATA_HOME=f"{tmp}/data",
+            HF_HUB_OFFLINE="1",
+        )
         root = home / "workspace"
         root.mkdir()
         one_run(env, root)  # warm the OS file cache, as any second start would be
         runs = [one_run(env, root) for _ in range(args.runs)]
     init = [r["initialize_ms"] for r in runs]
     rss = [r["rss_mb"] for r in runs]
-    print(json.dumps({
-        "runs": args.runs,
-        "initialize_ms_median": round(statistics.median(init), 1),
-        "initialize_ms_min": round(min(init), 1),
-        "initialize_ms_max": round(max(init), 1),
-        "idle_rss_mb_median": round(statistics.median(rss), 1),
-        "idle_rss_mb_max": round(max(rss), 1),
-        "heavy_modules_loaded": sorted({h for r in runs for h in r["heavy"]}),
-        "targets": {"initialize_ms_median": 400, "idle_rss_mb": 60},
-        "python": sys.version.split()[0],
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "runs": args.runs,
+                "initialize_ms_median": round(statistics.median(init), 1),
+                "initialize_ms_min": round(min(init), 1),
+                "initialize_ms_max": round(max(init), 1),
+                "idle_rss_mb_median": round(statistics.median(rss), 1),
+                "idle_rss_mb_max": round(max(rss), 1),
+                "heavy_modules_loaded": sorted({h for r in runs for h in r["heavy"]}),
+                "targets": {"initialize_ms_median": 400, "idle_rss_mb": 60},
+                "python": sys.version.split()[0],
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -66,7 +66,10 @@ def _strict(kind: type, accepts: tuple[type, ...]) -> Callable[[Any, type], Any]
 
 
 _STRICT: dict[type, tuple[type, ...]] = {
-    str: (str,), int: (int,), float: (int, float), bool: (bool,),
+    str: (str,),
+    int: (int,),
+    float: (int, float),
+    bool: (bool,),
 }
 
 converter = _make_converter()

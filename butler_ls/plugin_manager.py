@@ -252,8 +252,9 @@ class PluginManager:
         self._cleanup(record)
         self._mark_failed(record, reason, exc)
 
-    def _mark_failed(self, record: PluginRecord, reason: str,
-                     exc: BaseException | None = None) -> None:
+    def _mark_failed(
+        self, record: PluginRecord, reason: str, exc: BaseException | None = None
+    ) -> None:
         record.state, record.reason = "failed", reason
         record.instance = None
         if record.id in self._active_order:

@@ -31,5 +31,6 @@ class VoiceInputPlugin(Plugin):
         """Offer the capability and the status section."""
         capture = VoiceCapture()
         ctx.provide("voice.capture", capture)
-        ctx.provide("status.audio", lambda: {"available": capture.available,
-                                             "reason": capture.reason})
+        ctx.provide(
+            "status.audio", lambda: {"available": capture.available, "reason": capture.reason}
+        )

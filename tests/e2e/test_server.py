@@ -84,14 +84,24 @@ async def test_example_plugin_from_the_docs_works(start_server: StartServer, tmp
     commands = client.initialize_result.capabilities.execute_command_provider.commands
     assert "example.wordCount" in commands
     uri = (tmp_path / "workspace" / "draft.md").as_uri()
-    client.text_document_did_open(types.DidOpenTextDocumentParams(
-        text_document=types.TextDocumentItem(uri=uri, language_id="markdown", version=1,
-                                             text="Butler takes notes 4 you")))
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(start=types.Position(0, 0), end=types.Position(0, 0)),
-            text="Hello. ")]))
+    client.text_document_did_open(
+        types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(
+                uri=uri, language_id="markdown", version=1, text="Butler takes notes 4 you"
+            )
+        )
+    )
+    client.text_document_did_change(
+        types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[
+                types.TextDocumentContentChangePartial(
+                    range=types.Range(start=types.Position(0, 0), end=types.Position(0, 0)),
+                    text="Hello. ",
+                )
+            ],
+        )
+    )
     answer = await execute(client, "example.wordCount", {"uri": uri})
     assert answer["words"] == 6
     assert answer["changesSeen"] == 1
@@ -156,8 +166,10 @@ async def test_disabled_plugins_are_not_loaded(start_server: StartServer):
 
 async def test_settings_merge_and_bad_keys_warn(start_server: StartServer, tmp_path: Path):
     client = await start_server(
-        config_yaml={"notes": {"directory": "/from/file", "filenameFormat": "%Y/%m-%d.md"},
-                     "model": {"name": "from-file"}},
+        config_yaml={
+            "notes": {"directory": "/from/file", "filenameFormat": "%Y/%m-%d.md"},
+            "model": {"name": "from-file"},
+        },
         init_options={"model": {"name": "from-init", "device": "tpu"}, "notse": {}},
         workspace_settings={"notes": {"directory": str(tmp_path / "from-workspace")}},
     )
@@ -173,8 +185,7 @@ async def test_settings_merge_and_bad_keys_warn(start_server: StartServer, tmp_p
 
     # workspace/didChangeConfiguration makes the server read the settings again.
     client.set_configuration({"model": {"vocabulary": ["pygls"]}}, section="butler")
-    client.workspace_did_change_configuration(
-        types.DidChangeConfigurationParams(settings=None))
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
     for _ in range(50):
         status = await execute(client, "butler.status")
         if status["settings"]["model"]["vocabulary"] == ["pygls"]:
@@ -210,8 +221,9 @@ async def test_server_does_not_load_heavy_libraries(start_server: StartServer):
         assert heavy not in maps, heavy
 
 
-async def test_logs_go_to_a_private_file_in_the_data_dir(start_server: StartServer,
-                                                        butler_env: dict[str, str]):
+async def test_logs_go_to_a_private_file_in_the_data_dir(
+    start_server: StartServer, butler_env: dict[str, str]
+):
     client = await start_server()
     await execute(client, "butler.status")
     data = Path(butler_env["XDG_DATA_HOME"]) / "butler"

@@ -60,7 +60,10 @@ def test_no_argument_commands_take_nothing_or_an_empty_object():
 
 def test_results_become_camel_case_objects():
     assert unstructure_result(Args(path="p", start_time=1.5)) == {
-        "path": "p", "startTime": 1.5, "keep": False}
+        "path": "p",
+        "startTime": 1.5,
+        "keep": False,
+    }
     assert unstructure_result(None) == {}
     assert unstructure_result({"a": 1}) == {"a": 1}
 

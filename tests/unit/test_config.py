@@ -22,8 +22,13 @@ def test_defaults_match_the_interface():
     assert warnings == []
     wire = to_wire(settings)
     assert wire["notes"]["filenameFormat"] == "%Y-%m-%d.md"
-    assert wire["model"] == {"name": "tiny.en", "device": "auto", "computeType": "auto",
-                             "language": None, "vocabulary": []}
+    assert wire["model"] == {
+        "name": "tiny.en",
+        "device": "auto",
+        "computeType": "auto",
+        "language": None,
+        "vocabulary": [],
+    }
     assert wire["queue"]["backend"] == "sqlite"
     assert wire["throttle"]["onBattery"] == "defer"
     assert wire["plugins"] == {"disabled": [], "paths": []}
@@ -46,13 +51,25 @@ def test_later_sources_override_earlier_ones_key_by_key():
 @pytest.mark.parametrize(
     ("raw", "key", "field", "default"),
     [
-        ({"notes": {"filenameFormat": 3}}, "butler.notes.filenameFormat", "filename_format",
-         "%Y-%m-%d.md"),
+        (
+            {"notes": {"filenameFormat": 3}},
+            "butler.notes.filenameFormat",
+            "filename_format",
+            "%Y-%m-%d.md",
+        ),
         ({"queue": {"backend": "kafka"}}, "butler.queue.backend", "backend", "sqlite"),
-        ({"throttle": {"maxCpuPercent": 250}}, "butler.throttle.maxCpuPercent",
-         "max_cpu_percent", 85.0),
-        ({"throttle": {"minBatteryPercent": True}}, "butler.throttle.minBatteryPercent",
-         "min_battery_percent", 20),
+        (
+            {"throttle": {"maxCpuPercent": 250}},
+            "butler.throttle.maxCpuPercent",
+            "max_cpu_percent",
+            85.0,
+        ),
+        (
+            {"throttle": {"minBatteryPercent": True}},
+            "butler.throttle.minBatteryPercent",
+            "min_battery_percent",
+            20,
+        ),
         ({"plugins": {"disabled": "voice_input"}}, "butler.plugins.disabled", "disabled", []),
         ({"model": {"vocabulary": ["ok", 7]}}, "butler.model.vocabulary", "vocabulary", []),
     ],
@@ -106,7 +123,8 @@ def test_audio_device_by_name_or_index():
 def test_plugin_sections_follow_manifest_defaults():
     defaults = {"word_count": {"countNumbers": True, "limit": 10}}
     settings, warnings = parse_settings(
-        {"word_count": {"countNumbers": False, "limit": "lots", "other": 1}}, defaults)
+        {"word_count": {"countNumbers": False, "limit": "lots", "other": 1}}, defaults
+    )
     assert settings.plugin_settings["word_count"] == {"countNumbers": False, "limit": 10}
     assert any("butler.word_count.limit" in w for w in warnings)
     assert any("butler.word_count.other" in w for w in warnings)
@@ -114,7 +132,8 @@ def test_plugin_sections_follow_manifest_defaults():
 
 def test_dotted_keys_nest():
     assert expand_dotted({"notes.directory": "/a", "notes": {"template": "t"}}) == {
-        "notes": {"directory": "/a", "template": "t"}}
+        "notes": {"directory": "/a", "template": "t"}
+    }
 
 
 def test_deep_merge_replaces_lists_and_scalars():

@@ -42,7 +42,9 @@ def test_builtin_plugins_are_found_and_ordered(server: ButlerServer):
 def test_deactivation_runs_in_reverse_and_cleans_up(server: ButlerServer, tmp_path: Path):
     log = tmp_path / "log.txt"
     for name, needs in (("first", ""), ("second", "requires: [first]")):
-        write_plugin(tmp_path / "plugins" / name, f"""
+        write_plugin(
+            tmp_path / "plugins" / name,
+            f"""
             id: {name}
             name: {name}
             version: 1.0.0
@@ -50,7 +52,8 @@ def test_deactivation_runs_in_reverse_and_cleans_up(server: ButlerServer, tmp_pa
             {needs}
             provides: [cap.{name}]
             commands: [{name}.go]
-        """, f"""
+        """,
+            f"""
             from butler_ls import events
             class P:
                 def activate(self, ctx):
@@ -62,7 +65,8 @@ def test_deactivation_runs_in_reverse_and_cleans_up(server: ButlerServer, tmp_pa
                     open({str(log)!r}, "a").write("seen {name}\\n")
                 def deactivate(self):
                     open({str(log)!r}, "a").write("down {name}\\n")
-        """)
+        """,
+        )
     manager = server.plugin_manager
     manager.discover([("path", tmp_path / "plugins")], entry_points=False)
     asyncio.run(manager.activate_all(disabled=[]))
@@ -81,16 +85,20 @@ def test_deactivation_runs_in_reverse_and_cleans_up(server: ButlerServer, tmp_pa
 
 
 def test_undeclared_command_or_capability_fails_the_plugin(server: ButlerServer, tmp_path: Path):
-    write_plugin(tmp_path / "p" / "sneaky", """
+    write_plugin(
+        tmp_path / "p" / "sneaky",
+        """
         id: sneaky
         name: Sneaky
         version: 1.0.0
         entry: plugin:P
-    """, """
+    """,
+        """
         class P:
             def activate(self, ctx):
                 ctx.command("sneaky.hidden", lambda a: None)
-    """)
+    """,
+    )
     manager = server.plugin_manager
     manager.discover([("path", tmp_path / "p")], entry_points=False)
     asyncio.run(manager.activate_all(disabled=[]))
@@ -101,37 +109,47 @@ def test_undeclared_command_or_capability_fails_the_plugin(server: ButlerServer,
 
 def test_duplicate_ids_keep_the_first(server: ButlerServer, tmp_path: Path):
     for where in ("a", "b"):
-        write_plugin(tmp_path / where / "twin", """
+        write_plugin(
+            tmp_path / where / "twin",
+            """
             id: twin
             name: Twin
             version: 1.0.0
             entry: plugin
-        """, "def activate(ctx):\n    pass\n")
+        """,
+            "def activate(ctx):\n    pass\n",
+        )
     reported = []
     server.plugin_manager._report = reported.append
     server.plugin_manager.discover(
-        [("path", tmp_path / "a"), ("path", tmp_path / "b")], entry_points=False)
+        [("path", tmp_path / "a"), ("path", tmp_path / "b")], entry_points=False
+    )
     records = list(server.plugin_manager.records.values())
     assert [r.state for r in records] == ["inactive", "disabled"]
     assert "duplicate id" in records[1].reason
     assert [m.id for m in server.plugin_manager.manifests()] == ["twin"]
 
 
-def test_entry_point_plugins_are_discovered(server: ButlerServer, tmp_path: Path,
-                                            monkeypatch: pytest.MonkeyPatch):
+def test_entry_point_plugins_are_discovered(
+    server: ButlerServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     site = tmp_path / "site"
-    package = write_plugin(site / "butler_hello", """
+    package = write_plugin(
+        site / "butler_hello",
+        """
         id: hello
         name: Hello
         version: 2.0.0
         entry: plugin:Hello
         provides: [greeting]
-    """, """
+    """,
+        """
         from .words import WORD
         class Hello:
             def activate(self, ctx):
                 ctx.provide("greeting", WORD)
-    """)
+    """,
+    )
     (package / "__init__.py").write_text("")
     (package / "words.py").write_text("WORD = 'hello'\n")
     dist = site / "butler_hello-2.0.0.dist-info"
@@ -150,8 +168,10 @@ def test_entry_point_plugins_are_discovered(server: ButlerServer, tmp_path: Path
 
 def test_the_docs_example_plugin_loads(server: ButlerServer):
     manager = server.plugin_manager
-    manager.discover([("builtin", builtin_plugins_dir()), ("path", REPO / "docs" / "examples")],
-                     entry_points=False)
+    manager.discover(
+        [("builtin", builtin_plugins_dir()), ("path", REPO / "docs" / "examples")],
+        entry_points=False,
+    )
     asyncio.run(manager.activate_all(disabled=[]))
     assert manager.records["word_count"].state == "active"
     counter = server.registry.require("text.wordCount")

@@ -1,0 +1,91 @@
+"""The README's demo: drive a real butler-ls over LSP, as an editor would, and show it.
+
+Runs in a temporary workspace with its own config and data folders, so it never
+touches the user's own notes. Usage: ``python -m butler_ls.demo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.lsp.client import LanguageClient
+
+
+async def run_demo(workspace: Path, env: dict[str, str]) -> int:
+    """Start the server, initialize, ask for its status, shut it down."""
+    client = LanguageClient("butler-demo", "1")
+    shown: list[str] = []
+
+    @client.feature(types.WINDOW_SHOW_MESSAGE)
+    def show_message(params: types.ShowMessageParams) -> None:
+        shown.append(params.message)
+
+    @client.feature(types.WINDOW_LOG_MESSAGE)
+    def log_message(params: types.LogMessageParams) -> None:
+        print(f"  [server log] {params.message}", file=sys.stderr)
+
+    started = time.perf_counter()
+    await client.start_io(sys.executable, "-m", "butler_ls", env=env)
+    result = await client.initialize_async(
+        types.InitializeParams(
+            process_id=os.getpid(),
+            capabilities=types.ClientCapabilities(
+                workspace=types.WorkspaceClientCapabilities(configuration=False),
+                window=types.WindowClientCapabilities(
+                    show_document=types.ShowDocumentClientCapabilities(support=True)
+                ),
+            ),
+            root_uri=workspace.as_uri(),
+            workspace_folders=[types.WorkspaceFolder(uri=workspace.as_uri(), name="demo")],
+        )
+    )
+    ready_ms = (time.perf_counter() - started) * 1000
+    client.initialized(types.InitializedParams())
+    info = result.server_info
+    print(f"{info.name} {info.version} answered initialize in {ready_ms:.0f} ms")
+    commands = result.capabilities.execute_command_provider.commands
+    print("commands:", ", ".join(commands))
+    status = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="butler.status")
+    )
+    print("plugins:")
+    for plugin in status["plugins"]:
+        reason = f" ({plugin['reason']})" if plugin.get("reason") else ""
+        print(f"  {plugin['id']} {plugin['version']}: {plugin['state']}{reason}")
+    print("capabilities:", ", ".join(status["capabilities"]))
+    for part in ("worker", "queue", "model", "audio"):
+        print(f"{part}: {json.dumps(status[part])}")
+    for message in shown:
+        print("message:", message)
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return 0
+
+
+def main() -> int:
+    """Run the demo in a throw-away home."""
+    with tempfile.TemporaryDirectory(prefix="butler-demo-") as tmp:
+        home = Path(tmp)
+        workspace = home / "workspace"
+        workspace.mkdir()
+        env = dict(
+            os.environ,
+            HOME=tmp,
+            XDG_CONFIG_HOME=f"{tmp}/config",
+            XDG_DATA_HOME=f"{tmp}/data",
+            HF_HUB_OFFLINE="1",
+        )
+        print(f"workspace: {workspace}")
+        return asyncio.run(run_demo(workspace, env))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
