@@ -1,0 +1,42 @@
+# Butler: set-up, demo and tests. `make demo` and `make test` install what they need.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test unit e2e lint bench clean
+
+# The virtual environment with Butler (editable) and the test tools.
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Butler needs Python >= 3.11"'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+# The main job on the embedded defaults, through a real LSP session.
+demo: setup
+	HF_HUB_OFFLINE=1 $(PY) -m butler_ls.demo
+
+test: setup lint
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+e2e: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/e2e
+
+lint: setup
+	$(VENV)/bin/ruff check butler_ls plugins tests docs/examples benchmarks
+	$(VENV)/bin/ruff format --check butler_ls plugins tests docs/examples benchmarks
+
+bench: setup
+	$(PY) benchmarks/startup.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache
