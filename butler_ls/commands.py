@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -96,7 +97,11 @@ def structure_arguments(arguments: Any, cls: type | None, command_id: str) -> An
     try:
         return converter.structure(value, cls)
     except cattrs.BaseValidationError as exc:
-        problems = cattrs.transform_error(exc, path="arguments")
+        # Name fields as the client spells them (camelCase), not as Python does.
+        problems = [
+            re.sub(r"(?<=arguments\.)\w+", lambda m: camel(m.group(0)), problem)
+            for problem in cattrs.transform_error(exc, path="arguments")
+        ]
         raise InvalidArguments(f"{command_id}: " + "; ".join(problems)) from None
     except (TypeError, ValueError) as exc:
         raise InvalidArguments(f"{command_id}: {exc}") from None

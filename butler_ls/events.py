@@ -42,13 +42,13 @@ namespace = blinker.Namespace()
 
 server_started = namespace.signal(
     "server_started",
-    "Fired once the language server is listening, before any client has connected. "
-    "Sender: the server. No kwargs.",
+    "Fired once the session is ready: after the client's ``initialized`` notification "
+    "and the first pull of workspace settings. Sender: the server. No kwargs.",
 )
 server_stopping = namespace.signal(
     "server_stopping",
-    "Fired when the server begins to shut down (shutdown request or exit), before plugins "
-    "are deactivated. Sender: the server. No kwargs.",
+    "Fired when the client asks the server to shut down, before plugins are "
+    "deactivated. Sender: the server. No kwargs.",
 )
 initialized = namespace.signal(
     "initialized",

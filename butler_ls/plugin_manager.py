@@ -274,6 +274,8 @@ class PluginManager:
         for record in self.records.values():
             manifest = record.manifest
             if manifest and any(spec.id == command_id for spec in manifest.commands):
+                if record.state == "active":
+                    return f"plugin {record.id} declares it but registered no handler for it"
                 return f"plugin {record.id} is {record.wire_state}" + (
                     f": {record.reason}" if record.reason else ""
                 )

@@ -118,3 +118,8 @@ def _raise(exc):
         raise exc
 
     return handler
+
+
+def test_errors_name_fields_as_the_client_spells_them():
+    with pytest.raises(InvalidArguments, match="arguments.startTime"):
+        structure_arguments([{"path": "a", "startTime": "soon"}], Args, "x.y")
