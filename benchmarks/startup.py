@@ -8,86 +8,35 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _lsp import StdioServer, isolated_env
+
 HEAVY = ("ctranslate2", "onnxruntime", "numpy", "faster_whisper")
-
-
-def frame(message: dict) -> bytes:
-    body = json.dumps(message).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_message(stream) -> dict:
-    length = 0
-    while True:
-        line = stream.readline()
-        if not line:
-            raise EOFError("server closed its output")
-        if line in (b"\r\n", b"\n"):
-            break
-        name, _, value = line.decode().partition(":")
-        if name.lower() == "content-length":
-            length = int(value)
-    return json.loads(stream.read(length))
-
-
-def read_response(stream, msg_id: int) -> dict:
-    while True:
-        message = read_message(stream)
-        if message.get("id") == msg_id and "method" not in message:
-            return message
 
 
 def one_run(env: dict[str, str], root: Path) -> dict:
     start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "butler_ls"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
-    init = {
-        "jsonrpc": "2.0",
-        "id": 1,
-        "method": "initialize",
-        "params": {"processId": os.getpid(), "rootUri": root.as_uri(), "capabilities": {}},
-    }
-    proc.stdin.write(frame(init))
-    proc.stdin.flush()
-    read_response(proc.stdout, 1)
+    server = StdioServer(env)
+    server.initialize(root)
     initialize_ms = (time.perf_counter() - start) * 1000
-    proc.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-    proc.stdin.write(
-        frame(
-            {
-                "jsonrpc": "2.0",
-                "id": 2,
-                "method": "workspace/executeCommand",
-                "params": {"command": "butler.status", "arguments": []},
-            }
-        )
-    )
-    proc.stdin.flush()
-    read_response(proc.stdout, 2)
+    server.command("butler.status")
     time.sleep(1.0)  # idle, as an editor leaves it
-    rss_mb = _rss_mb(proc.pid)
-    maps = Path(f"/proc/{proc.pid}/maps").read_text()
-    heavy = [name for name in HEAVY if name in maps]
-    proc.stdin.write(frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown"}))
-    proc.stdin.flush()
-    read_response(proc.stdout, 3)
-    proc.stdin.write(frame({"jsonrpc": "2.0", "method": "exit"}))
-    proc.stdin.flush()
-    proc.wait(timeout=10)
-    return {"initialize_ms": initialize_ms, "rss_mb": rss_mb, "heavy": heavy}
+    pid = server.proc.pid
+    rss_mb = _rss_mb(pid)
+    maps = Path(f"/proc/{pid}/maps").read_text()
+    server.close()
+    return {
+        "initialize_ms": initialize_ms,
+        "rss_mb": rss_mb,
+        "heavy": [name for name in HEAVY if name in maps],
+    }
 
 
 def _rss_mb(pid: int) -> float:
@@ -102,15 +51,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        env = dict(
-            os.environ,
-            HOME=tmp,
-            XDG_CONFIG_HOME=f"{tmp}/config",
-            XDG_DATA_HOME=f"{tmp}/data",
-            HF_HUB_OFFLINE="1",
-        )
-        root = home / "workspace"
+        env = isolated_env(tmp)
+        root = Path(tmp) / "workspace"
         root.mkdir()
         one_run(env, root)  # warm the OS file cache, as any second start would be
         runs = [one_run(env, root) for _ in range(args.runs)]

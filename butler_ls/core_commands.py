@@ -21,7 +21,8 @@ logger = logging.getLogger(__name__)
 CORE = "core"
 
 # Status sections that plugins fill by providing the capability "status.<section>":
-# a callable returning a JSON-ready dict.
+# a callable returning a JSON-ready dict. These four are always present; a plugin may
+# add more sections (daily_writer adds "notes").
 STATUS_SECTIONS = ("worker", "queue", "model", "audio")
 
 
@@ -43,7 +44,8 @@ def status(ls: ButlerServer) -> dict[str, Any]:
         "plugins": ls.plugin_manager.listing(),
         "capabilities": ls.registry.names(),
     }
-    for section in STATUS_SECTIONS:
+    extra = [n.removeprefix("status.") for n in ls.registry.names() if n.startswith("status.")]
+    for section in dict.fromkeys([*STATUS_SECTIONS, *extra]):
         answer[section] = _section(ls, section)
     answer["settings"] = to_wire(ls.settings)
     answer["paths"] = {

@@ -6,7 +6,7 @@ Plugins never import each other; they talk through capabilities, signals and com
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,6 +96,22 @@ class PluginContext:
             CommandEntry(command_id, self.plugin_id, handler, arguments, thread)
         )
 
+    def completion(
+        self,
+        handler: Callable[[Any], Any],
+        *,
+        trigger_characters: Sequence[str] = (),
+    ) -> None:
+        """Offer ``textDocument/completion`` items.
+
+        ``handler`` gets the ``CompletionParams`` and returns a list of
+        ``CompletionItem`` (or None); it may be ``async``. The server merges the
+        items of every plugin, so plugins never fight over the method.
+        """
+        self.server.completion_providers.append(
+            (self.plugin_id, handler, tuple(trigger_characters))
+        )
+
     def provide(self, name: str, provider: object, *, replace: bool = False) -> None:
         """Offer capability ``name`` (listed under ``provides`` in plugin.yaml)."""
         if name not in self.manifest.provides:
@@ -124,6 +140,9 @@ class PluginContext:
 
     def close(self) -> None:
         """Disconnect this plugin's receivers (called by the plugin manager)."""
+        self.server.completion_providers[:] = [
+            p for p in self.server.completion_providers if p[0] != self.plugin_id
+        ]
         for signal, receiver in self._receivers:
             signal.disconnect(receiver)
         self._receivers.clear()

@@ -6,14 +6,16 @@ Kept small on purpose: features live in plugins; this module only hosts them.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
+from pygls.workspace import TextDocument
 
 from . import __version__, events
 from .capabilities import CapabilityRegistry
@@ -42,6 +44,7 @@ class ButlerServer(LanguageServer):
         self.settings = Settings()
         self.plugin_manager = PluginManager(self, report=self.show_warning)
         self.commands = CommandTable(on_owner_error=self.plugin_manager.plugin_error)
+        self.completion_providers: list[tuple[str, Callable[[Any], Any], tuple[str, ...]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reported: set[str] = set()
 
@@ -108,6 +111,18 @@ class ButlerServer(LanguageServer):
         self.sources.workspace = value if isinstance(value, dict) else {}
         self.apply_settings()
 
+    def document_for_path(self, path: Path) -> TextDocument | None:
+        """The client's open document for file ``path``, if it has one open."""
+        try:
+            documents = list(self.workspace.text_documents.values())
+        except RuntimeError:
+            return None
+        target = path.resolve()
+        for document in documents:
+            if document.path and Path(document.path).resolve() == target:
+                return document
+        return None
+
     def workspace_root(self) -> Path | None:
         """The first workspace folder, if the client opened one."""
         try:
@@ -154,6 +169,8 @@ def create_server(paths: Paths | None = None) -> ButlerServer:
         await ls.plugin_manager.activate_all(ls.settings.plugins.disabled)
         for command_id in ls.plugin_manager.declared_commands() + ls.commands.ids():
             _expose(ls, command_id)
+        if ls.completion_providers:
+            _expose_completion(ls)
         if params.process_id:
             ls.run_task(_watch_parent(ls, params.process_id), name="watch-parent")
 
@@ -217,6 +234,26 @@ def _expose(ls: ButlerServer, command_id: str) -> None:
         return await ls.commands.execute(command_id, arguments, unavailable)
 
     ls.command(command_id)(dispatch)
+
+
+def _expose_completion(ls: ButlerServer) -> None:
+    """One ``textDocument/completion`` handler that merges every plugin's items."""
+    triggers = sorted({c for _, _, chars in ls.completion_providers for c in chars})
+    options = types.CompletionOptions(trigger_characters=triggers or None)
+
+    @ls.feature(types.TEXT_DOCUMENT_COMPLETION, options)
+    async def completion(ls: ButlerServer, params: types.CompletionParams) -> types.CompletionList:
+        items: list[types.CompletionItem] = []
+        for owner, handler, _ in list(ls.completion_providers):
+            try:
+                result = handler(params)
+                if inspect.isawaitable(result):
+                    result = await result
+            except Exception:
+                logger.exception("completion of plugin %s failed", owner)
+                continue
+            items.extend(result or [])
+        return types.CompletionList(is_incomplete=False, items=items)
 
 
 async def _watch_parent(ls: ButlerServer, pid: int) -> None:

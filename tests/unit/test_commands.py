@@ -121,5 +121,5 @@ def _raise(exc):
 
 
 def test_errors_name_fields_as_the_client_spells_them():
-    with pytest.raises(InvalidArguments, match="arguments.startTime"):
+    with pytest.raises(InvalidArguments, match=r"arguments\.startTime"):
         structure_arguments([{"path": "a", "startTime": "soon"}], Args, "x.y")

@@ -1,0 +1,224 @@
+"""Writes entries into notes: by ``workspace/applyEdit`` when the note is open, else on disk.
+
+Entries for one note are coalesced: while one write is in flight, the next ones queue up
+and go in together. Every entry is journaled first and marked done once it is in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lsprotocol import types
+
+from butler_ls.errors import ButlerError
+from butler_ls.positions import client_position
+from butler_ls.safe_write import update_file
+
+from .entries import apply_insertion, contains_entries, plan_insert
+from .journal import Journal, PendingEntry
+
+if TYPE_CHECKING:
+    from pygls.workspace import TextDocument
+
+    from butler_ls.server import ButlerServer
+
+logger = logging.getLogger(__name__)
+
+EDIT_ATTEMPTS = 5
+RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
+
+
+class NoteWriter:
+    """Appends entries to notes, one coalescing queue per note file."""
+
+    def __init__(
+        self, server: ButlerServer, journal: Journal, new_note: Callable[[Path], str]
+    ) -> None:
+        self.server = server
+        self.journal = journal
+        self._new_note = new_note
+        self._queues: dict[Path, list[tuple[PendingEntry, asyncio.Future[str] | None]]] = {}
+        self._flushers: dict[Path, asyncio.Task[None]] = {}
+        self._replayed: set[str] = set()
+        self._retry: asyncio.Task[None] | None = None
+        self.failures = 0
+        self.writes = 0
+
+    async def append(self, path: Path, section: str, text: str) -> str:
+        """Queue one entry and wait until it is in the note; returns ``editor`` or ``disk``."""
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._enqueue(PendingEntry(path=str(path), section=section, text=text), future)
+        return await future
+
+    def recover(self) -> int:
+        """Queue the unwritten entries of earlier sessions (and our own failed ones)."""
+        entries = self.journal.adopt_orphans()
+        self._replayed.update(e.id for e in entries)
+        for entry in entries:
+            self._enqueue(entry, None)
+        return len(entries)
+
+    async def drain(self) -> None:
+        """Wait for the writes in flight (on shutdown)."""
+        if self._retry is not None:
+            self._retry.cancel()
+        while self._flushers:
+            await asyncio.gather(*self._flushers.values(), return_exceptions=True)
+
+    def pending(self) -> int:
+        """Entries recorded in the journal and not yet in their note."""
+        return len(self.journal.open_entries())
+
+    # -- internals ---------------------------------------------------------------
+
+    def _enqueue(self, entry: PendingEntry, future: asyncio.Future[str] | None) -> None:
+        path = Path(entry.path)
+        self._queues.setdefault(path, []).append((entry, future))
+        if path not in self._flushers:
+            task = asyncio.get_running_loop().create_task(self._flush(path), name=f"note {path}")
+            self._flushers[path] = task
+
+    async def _flush(self, path: Path) -> None:
+        try:
+            while batch := self._queues.pop(path, None):
+                entries = [entry for entry, _ in batch]
+                try:
+                    where = await self._write(path, entries)
+                except Exception as exc:
+                    self.failures += 1
+                    if not isinstance(exc, ButlerError):
+                        logger.exception("writing %d entries to %s failed", len(entries), path)
+                    error = exc if isinstance(exc, ButlerError) else ButlerError(str(exc))
+                    kept = ButlerError(
+                        f"{error}. The entry is kept in Butler's journal and will be written "
+                        f"as soon as that works (Butler retries, and on its next start)"
+                    )
+                    for _, future in batch:
+                        if future is not None and not future.done():
+                            future.set_exception(kept)
+                    self._schedule_retry()
+                    continue
+                for _, future in batch:
+                    if future is not None and not future.done():
+                        future.set_result(where)
+        finally:
+            self._flushers.pop(path, None)
+
+    async def _write(self, path: Path, entries: list[PendingEntry]) -> str:
+        await asyncio.to_thread(self.journal.record, entries)
+        where = "disk"
+        if self.server.document_for_path(path) is not None:
+            if await self._write_to_editor(path, entries):
+                where = "editor"
+            else:
+                await asyncio.to_thread(self._write_to_disk, path, entries)
+        else:
+            await asyncio.to_thread(self._write_to_disk, path, entries)
+        self.writes += 1
+        await asyncio.to_thread(self.journal.done, entries)
+        self._replayed.difference_update(e.id for e in entries)
+        return where
+
+    def _write_to_disk(self, path: Path, entries: list[PendingEntry]) -> None:
+        def transform(old: str | None) -> str:
+            note = old if old is not None else self._new_note(path)
+            for section, group in _by_section(entries):
+                texts = [e.text for e in group if not self._already_in(note, e)]
+                if texts:
+                    note = apply_insertion(note, plan_insert(note, section, texts))
+            return note
+
+        update_file(path, transform)
+
+    def _already_in(self, note: str, entry: PendingEntry) -> bool:
+        # Only replayed entries may already be there (written, then the crash came
+        # before the journal said so); a user may append the same words twice on purpose.
+        return entry.id in self._replayed and contains_entries(note, entry.section, [entry.text])
+
+    async def _write_to_editor(self, path: Path, entries: list[PendingEntry]) -> bool:
+        """Insert by applyEdit, section by section; False if the note was closed meanwhile."""
+        for section, group in _by_section(entries):
+            if not await self._edit_section(path, section, group):
+                return False
+        return True
+
+    async def _edit_section(self, path: Path, section: str, entries: list[PendingEntry]) -> bool:
+        for _ in range(EDIT_ATTEMPTS):
+            document = self.server.document_for_path(path)
+            if document is None:
+                return False
+            texts = [e.text for e in entries if not self._already_in(document.source, e)]
+            if not texts:
+                return True
+            version = document.version
+            insertion = plan_insert(document.source, section, texts)
+            position = client_position(document, insertion.offset)
+            edit = types.TextEdit(range=types.Range(position, position), new_text=insertion.text)
+            result = await self.server.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(
+                    edit=self._workspace_edit(document, version, edit),
+                    label="Butler: add to daily note",
+                )
+            )
+            if result.applied:
+                await self._wait_for_version(path, version)
+                return True
+            logger.info("the editor refused a note edit (%s); trying again", result.failure_reason)
+            await asyncio.sleep(0.05)
+        raise ButlerError(
+            f"the editor refused to add the entry to {path} {EDIT_ATTEMPTS} times; "
+            f"save or close the note and try again"
+        )
+
+    def _workspace_edit(
+        self, document: TextDocument, version: int | None, edit: types.TextEdit
+    ) -> types.WorkspaceEdit:
+        caps = self.server.client_capabilities.workspace
+        versioned = bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes)
+        if versioned:
+            identifier = types.OptionalVersionedTextDocumentIdentifier(
+                uri=document.uri, version=version
+            )
+            return types.WorkspaceEdit(
+                document_changes=[types.TextDocumentEdit(text_document=identifier, edits=[edit])]
+            )
+        return types.WorkspaceEdit(changes={document.uri: [edit]})
+
+    async def _wait_for_version(self, path: Path, version: int | None) -> None:
+        """Let the editor's didChange for our edit arrive before the next edit is planned."""
+        for _ in range(100):
+            document = self.server.document_for_path(path)
+            if document is None or document.version != version:
+                return
+            await asyncio.sleep(0.01)
+
+    def _schedule_retry(self) -> None:
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.get_running_loop().create_task(self._retry_loop())
+
+    async def _retry_loop(self) -> None:
+        for delay in itertools.chain(RETRY_DELAYS, itertools.repeat(RETRY_DELAYS[-1])):
+            await asyncio.sleep(delay)
+            queued = {entry.id for batch in self._queues.values() for entry, _ in batch}
+            stuck = [e for e in self.journal.open_entries() if e.id not in queued]
+            if not stuck:
+                return
+            logger.info("retrying %d unwritten note entries", len(stuck))
+            for entry in stuck:
+                self._enqueue(entry, None)
+            await asyncio.gather(*self._flushers.values(), return_exceptions=True)
+            if not self.journal.open_entries():
+                return
+
+
+def _by_section(entries: list[PendingEntry]) -> list[tuple[str, list[PendingEntry]]]:
+    """Group entries by section, keeping their order."""
+    groups: dict[str, list[PendingEntry]] = {}
+    for entry in entries:
+        groups.setdefault(entry.section, []).append(entry)
+    return list(groups.items())

@@ -1,0 +1,250 @@
+"""daily_writer template: placeholders, carried-over tasks, link names and the previous note.
+
+The plugin folder is imported as ``butler_plugins.daily_writer``, as Butler loads it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "daily_writer"
+
+
+def _load(name: str) -> types.ModuleType:
+    # The plugin folder is loaded as the package butler_plugins.daily_writer, as Butler does.
+    if "butler_plugins" not in sys.modules:
+        root = types.ModuleType("butler_plugins", "Namespace of folder plugins.")
+        root.__path__ = []
+        sys.modules["butler_plugins"] = root
+    if "butler_plugins.daily_writer" not in sys.modules:
+        package = types.ModuleType("butler_plugins.daily_writer")
+        package.__path__ = [str(PLUGIN)]
+        sys.modules["butler_plugins.daily_writer"] = package
+    return importlib.import_module(f"butler_plugins.daily_writer.{name}")
+
+
+template = _load("template")
+
+MONDAY = dt.date(2026, 1, 5)
+
+
+def _render(text, *, previous="2026-01-04", next_name="2026-01-06", tasks=()):
+    return template.render(
+        text, date=MONDAY, previous=previous, next_name=next_name, tasks=list(tasks)
+    )
+
+
+def test_the_default_template_makes_a_linked_note_with_a_log():
+    assert _render(template.DEFAULT_TEMPLATE) == (
+        "# 2026-01-05 Monday\n\n[[2026-01-04]] · [[2026-01-06]]\n\n## Log\n"
+    )
+
+
+def test_the_first_note_has_no_previous_link():
+    assert _render(template.DEFAULT_TEMPLATE, previous=None) == (
+        "# 2026-01-05 Monday\n\n · [[2026-01-06]]\n\n## Log\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{{date}}", "2026-01-05"),
+        ("{{ date }}", "2026-01-05"),
+        ("{{date:%A %d %B %Y}}", "Monday 05 January 2026"),
+        ("{{ date: %d.%m.%y }}", "05.01.26"),
+        ("{{date:}}", "2026-01-05"),
+        ("{{weekday}}", "Monday"),
+        ("{{previous}}", "[[2026-01-04]]"),
+        ("{{next}}", "[[2026-01-06]]"),
+        ("{{\tnext\t}}", "[[2026-01-06]]"),
+    ],
+)
+def test_each_placeholder(text, expected):
+    assert _render(text) == expected
+
+
+def test_weekday_is_english_for_every_day():
+    week = [MONDAY + dt.timedelta(days=n) for n in range(7)]
+    names = [
+        template.render("{{weekday}}", date=day, previous=None, next_name="x", tasks=[])
+        for day in week
+    ]
+    assert names == ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "{{title}}",
+        "{{ Date }}",
+        "{{weekday:%A}}",
+        "{{previous:x}}",
+        "{{date-1}}",
+        "{{}}",
+        "{{ }}",
+    ],
+)
+def test_unknown_placeholders_are_left_as_they_are(text):
+    assert _render(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("{ {{date}} }", "{ 2026-01-05 }"),
+        ("{{date", "{{date"),
+        ("{{ {{date}}", "{{ 2026-01-05"),
+        ("}} {{date}} {{", "}} 2026-01-05 {{"),
+        ("{{{date}}}", "{2026-01-05}"),
+        ("{{date:%Y\n}}", "{{date:%Y\n}}"),
+        ("a { b } {c} {{d", "a { b } {c} {{d"),
+        ("{{date:{x}}}", "{{date:{x}}}"),
+    ],
+)
+def test_stray_braces_do_not_break_rendering(text, expected):
+    assert _render(text) == expected
+
+
+def test_carried_tasks_fill_their_line():
+    text = "# {{date}}\n\n## Tasks\n{{tasks}}\n\n## Log\n"
+    assert _render(text, tasks=["- [ ] call Ann", "  - [ ] book room"]) == (
+        "# 2026-01-05\n\n## Tasks\n- [ ] call Ann\n  - [ ] book room\n\n## Log\n"
+    )
+
+
+def test_no_tasks_leaves_the_placeholder_line_empty():
+    text = "## Tasks\n{{tasks}}\n\n## Log\n"
+    assert _render(text, tasks=[]) == "## Tasks\n\n\n## Log\n"
+
+
+def test_a_crlf_template_gets_crlf_between_tasks():
+    text = "## Tasks\r\n{{tasks}}\r\n"
+    assert _render(text, tasks=["- [ ] a", "- [ ] b"]) == "## Tasks\r\n- [ ] a\r\n- [ ] b\r\n"
+
+
+def test_text_brought_in_is_not_expanded_again():
+    assert _render("{{tasks}}", tasks=["- [ ] write {{date}}"]) == "- [ ] write {{date}}"
+
+
+def test_a_broken_strftime_pattern_is_left_as_it_is():
+    # A lone surrogate makes strftime raise; the rest of the template still renders.
+    assert _render("{{date:%Y\ud800}} {{date}}") == "{{date:%Y\ud800}} 2026-01-05"
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("2026-01-05.md", "2026-01-05"),
+        ("2026/01/2026-01-05.md", "2026/01/2026-01-05"),
+        ("2026-01-05.markdown", "2026-01-05"),
+        ("2026-01-05.MD", "2026-01-05"),
+        ("./2026-01-05.md", "2026-01-05"),
+        ("2026-01-05.txt", "2026-01-05.txt"),
+        ("notes.md.md", "notes.md"),
+    ],
+)
+def test_note_name(path, name):
+    assert template.note_name(path) == name
+
+
+def test_unfinished_tasks_keep_indentation_and_skip_checked_ones():
+    note = (
+        "# Monday\n"
+        "- [ ] call Ann\n"
+        "- [x] paid rent\n"
+        "- [X] also done\n"
+        "  - [ ] nested, still open\n"
+        "\t* [ ] star with a tab\n"
+        "* [x] star done\n"
+        "+ [ ] plus is not a task marker here\n"
+        "-[ ] no space\n"
+        "- [] not a box\n"
+        "- [ ]\n"
+        "text - [ ] in the middle\n"
+        "- [ ] last line without newline"
+    )
+    assert template.unfinished_tasks(note) == [
+        "- [ ] call Ann",
+        "  - [ ] nested, still open",
+        "\t* [ ] star with a tab",
+        "- [ ] last line without newline",
+    ]
+
+
+def test_unfinished_tasks_skip_code_fences():
+    note = (
+        "- [ ] before\n"
+        "```markdown\n"
+        "- [ ] example in code\n"
+        "```\n"
+        "~~~~\n"
+        "- [ ] tilde code\n"
+        "~~~\n"
+        "- [ ] still code: the closing fence was too short\n"
+        "~~~~~\n"
+        "  ```\n"
+        "  - [ ] indented fence in a list item\n"
+        "  ```\n"
+        "``` inline ``` is not a fence\n"
+        "- [ ] after\n"
+        "```\n"
+        "- [ ] unclosed fence runs to the end\n"
+    )
+    assert template.unfinished_tasks(note) == ["- [ ] before", "- [ ] after"]
+
+
+def test_unfinished_tasks_of_a_crlf_note_have_no_carriage_return():
+    assert template.unfinished_tasks("- [ ] a\r\n- [x] b\r\n- [ ] c\r\n") == ["- [ ] a", "- [ ] c"]
+
+
+def test_no_tasks_in_an_empty_note():
+    assert template.unfinished_tasks("") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "pattern", "expected"),
+    [
+        ("2026-01-05.md", "%Y-%m-%d.md", MONDAY),
+        ("2026-01-05.markdown", "%Y-%m-%d.md", None),
+        ("notes.md", "%Y-%m-%d.md", None),
+        ("2026-02-30.md", "%Y-%m-%d.md", None),
+        ("2026/01/05.md", "%Y/%m/%d.md", MONDAY),
+        ("2026/01/2026-01-05.md", "%Y/%m/%Y-%m-%d.md", MONDAY),
+        ("2026/02/2026-01-05.md", "%Y/%m/%Y-%m-%d.md", None),
+        ("2026/01/x/2026-01-05.md", "%Y/%m/%Y-%m-%d.md", None),
+        ("2026-01-05.md", "%Y-%m-%d.md%", None),
+        ("2026-01-05.md", "", None),
+    ],
+)
+def test_date_of(path, pattern, expected):
+    assert template.date_of(path, pattern) == expected
+
+
+def test_find_previous_skips_gaps_and_later_notes():
+    paths = ["2026-01-07.md", "2025-12-30.md", "2026-01-02.md", "README.md", "2026-01-05.md"]
+    assert template.find_previous(paths, "%Y-%m-%d.md", dt.date(2026, 1, 5)) == "2026-01-02.md"
+    assert template.find_previous(paths, "%Y-%m-%d.md", dt.date(2026, 1, 6)) == "2026-01-05.md"
+    assert template.find_previous(paths, "%Y-%m-%d.md", dt.date(2030, 1, 1)) == "2026-01-07.md"
+    assert template.find_previous(paths, "%Y-%m-%d.md", dt.date(2025, 12, 30)) is None
+
+
+def test_find_previous_with_year_and_month_folders():
+    pattern = "%Y/%m/%Y-%m-%d.md"
+    paths = iter(["2025/12/2025-12-31.md", "2026/01/2026-01-09.md", "2026/01/notes.md"])
+    assert template.find_previous(paths, pattern, dt.date(2026, 1, 5)) == "2025/12/2025-12-31.md"
+
+
+def test_find_previous_prefers_the_name_butler_writes():
+    paths = ["2026-1-2.md", "2026-01-02.md", "2026-01-2.md"]
+    assert template.find_previous(paths, "%Y-%m-%d.md", MONDAY) == "2026-01-02.md"
+
+
+def test_find_previous_with_no_notes():
+    assert template.find_previous([], "%Y-%m-%d.md", MONDAY) is None
