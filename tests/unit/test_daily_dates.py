@@ -6,29 +6,16 @@ The plugin folder is imported as ``butler_plugins.daily_writer``, as Butler load
 from __future__ import annotations
 
 import datetime as dt
-import importlib
-import sys
 import types
-from pathlib import Path
 
 import pytest
 
 from butler_ls.errors import InvalidArguments
-
-PLUGIN = Path(__file__).resolve().parents[2] / "plugins" / "daily_writer"
+from tests.helpers import load_plugin_module
 
 
 def _load(name: str) -> types.ModuleType:
-    # The plugin folder is loaded as the package butler_plugins.daily_writer, as Butler does.
-    if "butler_plugins" not in sys.modules:
-        root = types.ModuleType("butler_plugins", "Namespace of folder plugins.")
-        root.__path__ = []
-        sys.modules["butler_plugins"] = root
-    if "butler_plugins.daily_writer" not in sys.modules:
-        package = types.ModuleType("butler_plugins.daily_writer")
-        package.__path__ = [str(PLUGIN)]
-        sys.modules["butler_plugins.daily_writer"] = package
-    return importlib.import_module(f"butler_plugins.daily_writer.{name}")
+    return load_plugin_module("daily_writer", name)
 
 
 dates = _load("dates")
