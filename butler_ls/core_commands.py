@@ -44,7 +44,13 @@ def status(ls: ButlerServer) -> dict[str, Any]:
         "plugins": ls.plugin_manager.listing(),
         "capabilities": ls.registry.names(),
     }
-    extra = [n.removeprefix("status.") for n in ls.registry.names() if n.startswith("status.")]
+    # A plugin's section may not shadow the answer's own fields.
+    reserved = {*answer, "settings", "paths"}
+    extra = [
+        name
+        for n in ls.registry.names()
+        if n.startswith("status.") and (name := n.removeprefix("status.")) not in reserved
+    ]
     for section in dict.fromkeys([*STATUS_SECTIONS, *extra]):
         answer[section] = _section(ls, section)
     answer["settings"] = to_wire(ls.settings)

@@ -33,6 +33,10 @@ EDIT_ATTEMPTS = 5
 RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 
 
+class JournalError(ButlerError):
+    """The journal itself could not be written: the entry is not safe anywhere."""
+
+
 class NoteWriter:
     """Appends entries to notes, one coalescing queue per note file."""
 
@@ -93,6 +97,11 @@ class NoteWriter:
                     self.failures += 1
                     if not isinstance(exc, ButlerError):
                         logger.exception("writing %d entries to %s failed", len(entries), path)
+                    if isinstance(exc, JournalError):
+                        for _, future in batch:
+                            if future is not None and not future.done():
+                                future.set_exception(exc)
+                        continue
                     error = exc if isinstance(exc, ButlerError) else ButlerError(str(exc))
                     kept = ButlerError(
                         f"{error}. The entry is kept in Butler's journal and will be written "
@@ -110,7 +119,14 @@ class NoteWriter:
             self._flushers.pop(path, None)
 
     async def _write(self, path: Path, entries: list[PendingEntry]) -> str:
-        await asyncio.to_thread(self.journal.record, entries)
+        try:
+            await asyncio.to_thread(self.journal.record, entries)
+        except OSError as exc:
+            raise JournalError(
+                f"cannot record the entry in Butler's journal at {self.journal.path} "
+                f"({exc.strerror or exc}), so it was not written; free space in Butler's "
+                f"data folder or make it writable, then append again"
+            ) from None
         where = "disk"
         if self.server.document_for_path(path) is not None:
             if await self._write_to_editor(path, entries):

@@ -140,3 +140,25 @@ def test_entries_arriving_together_share_one_write(tmp_path: Path):
     assert note.read_text() == "## Log\n" + "".join(f"- {i}\n" for i in range(50))
     assert writer.writes < 50  # coalesced
     journal.close()
+
+
+def test_a_journal_that_cannot_be_written_says_the_entry_was_not_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    journal = Journal(tmp_path / "j")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "")
+
+    def full(entries):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(journal, "record", full)
+
+    async def scenario() -> None:
+        with pytest.raises(ButlerError) as caught:
+            await writer.append(tmp_path / "n.md", "Log", "- x")
+        assert "was not written" in str(caught.value)
+        assert "kept" not in str(caught.value)
+
+    run(scenario())
+    assert not (tmp_path / "n.md").exists()
+    journal.close()
