@@ -33,6 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="level of the log file in the data folder (default: INFO)",
     )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    worker = commands.add_parser(
+        "worker", help="run the transcription worker (the server starts one itself)"
+    )
+    from .worker import add_arguments
+
+    add_arguments(worker)
     return parser
 
 
@@ -50,6 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``butler-ls`` executable."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "worker":
+        from .worker import main as worker_main
+
+        return worker_main(args)
     if not args.tcp and (args.host is not None or args.port is not None):
         parser.error("--host and --port only apply with --tcp")
     args.host = args.host or "127.0.0.1"

@@ -21,10 +21,12 @@ LOG_FILE_NAME = "butler-ls.log"
 _FORMAT = "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"
 
 
-def setup_logging(log_dir: Path, level: int | str = logging.INFO) -> Path:
+def setup_logging(
+    log_dir: Path, level: int | str = logging.INFO, file_name: str = LOG_FILE_NAME
+) -> Path:
     """Send the ``butler_ls`` and ``pygls`` loggers to a rotating file; returns its path."""
     log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = log_dir / LOG_FILE_NAME
+    path = log_dir / file_name
     # Create the file private before the handler opens it: logs may hold file names.
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
@@ -41,6 +43,7 @@ def setup_logging(log_dir: Path, level: int | str = logging.INFO) -> Path:
     root.setLevel(level)
     # pygls logs every message at DEBUG/INFO, which would put dictated text in the file.
     logging.getLogger("pygls").setLevel(logging.WARNING)
+    logging.getLogger("huey").setLevel(logging.WARNING)
     return path
 
 

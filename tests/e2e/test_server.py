@@ -41,8 +41,9 @@ async def test_status_reports_plugins_capabilities_and_unbuilt_parts(start_serve
     assert states["voice_input"] == "active"
     assert states["daily_writer"] == "active"
     assert {"notes.daily", "voice.capture", "status.audio"} <= set(status["capabilities"])
-    assert status["worker"]["state"] == "not started"
-    assert status["queue"] == {"backend": "sqlite", "pending": 0, "state": "not started"}
+    assert states["task_queue"] == "active"
+    assert status["worker"]["state"] == "not started"  # it starts with the first job
+    assert status["queue"] == {"backend": "sqlite", "pending": 0, "running": 0}
     assert status["model"]["name"] == "tiny.en" and status["model"]["loaded"] is False
     assert status["audio"]["available"] is False and "not built" in status["audio"]["reason"]
     listing = await execute(client, "butler.plugins.list")

@@ -31,12 +31,20 @@ def server(tmp_path: Path) -> ButlerServer:
 def test_builtin_plugins_are_found_and_ordered(server: ButlerServer):
     manager = server.plugin_manager
     manager.discover([("builtin", builtin_plugins_dir())], entry_points=False)
-    asyncio.run(manager.activate_all(disabled=[]))
-    states = {r.id: r.state for r in manager.records.values()}
-    assert states == {"daily_writer": "active", "voice_input": "active"}
+
+    async def activate_and_stop():
+        await manager.activate_all(disabled=[])
+        states = {r.id: r.state for r in manager.records.values()}
+        order = list(manager._active_order)
+        assert server.registry.provider_id("notes.daily") == "daily_writer"
+        await manager.deactivate_all()
+        return states, order
+
+    states, order = asyncio.run(activate_and_stop())
+    assert states == {"daily_writer": "active", "task_queue": "active", "voice_input": "active"}
     # voice_input consumes notes.daily, so daily_writer starts first.
-    assert manager._active_order == ["daily_writer", "voice_input"]
-    assert server.registry.provider_id("notes.daily") == "daily_writer"
+    assert order.index("daily_writer") < order.index("voice_input")
+    assert server.registry.names() == []
 
 
 def test_deactivation_runs_in_reverse_and_cleans_up(server: ButlerServer, tmp_path: Path):
@@ -172,7 +180,12 @@ def test_the_docs_example_plugin_loads(server: ButlerServer):
         [("builtin", builtin_plugins_dir()), ("path", REPO / "docs" / "examples")],
         entry_points=False,
     )
-    asyncio.run(manager.activate_all(disabled=[]))
-    assert manager.records["word_count"].state == "active"
-    counter = server.registry.require("text.wordCount")
-    assert counter.count("two words") == 2
+
+    async def activate_count_and_stop():
+        await manager.activate_all(disabled=[])
+        assert manager.records["word_count"].state == "active"
+        counter = server.registry.require("text.wordCount")
+        assert counter.count("two words") == 2
+        await manager.deactivate_all()
+
+    asyncio.run(activate_count_and_stop())

@@ -1,0 +1,198 @@
+"""The server's side of the queue: submit jobs, receive their results in order, once.
+
+A reader thread waits on this server's inbox and hands each result to the event loop;
+a result is acknowledged only after it was applied, and a re-run's repeats are skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import attrs
+
+from .jobs import Envelope, Message, Priority
+
+logger = logging.getLogger(__name__)
+
+EventHandler = Callable[[Message], Awaitable[None] | None]
+
+
+class JobError(Exception):
+    """The job ran and failed: bad input, or the worker's own error."""
+
+    def __init__(self, message: str, internal: bool = False) -> None:
+        super().__init__(message)
+        self.internal = internal
+
+
+@attrs.define
+class Job:
+    """A submitted job as the server tracks it."""
+
+    envelope: Envelope
+    future: asyncio.Future[Any]
+    on_event: EventHandler | None = None
+    partials_seen: int = 0
+    state: str = "queued"
+    throttled: str | None = None
+
+
+def new_owner_id() -> str:
+    """An inbox name for this server process: host, pid and a random part."""
+    return f"srv-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+class JobClient:
+    """Submits envelopes and dispatches their results on the server's event loop."""
+
+    def __init__(
+        self,
+        board: Any,
+        task_factory: Callable[[], Any],
+        loop: asyncio.AbstractEventLoop,
+        owner: str | None = None,
+        before_submit: Callable[[Envelope], Awaitable[None]] | None = None,
+    ) -> None:
+        self.board = board
+        self._task_factory = task_factory
+        self._task: Any = None
+        self.loop = loop
+        self.owner = owner or new_owner_id()
+        self.jobs: dict[str, Job] = {}
+        self.orphan_handler: EventHandler | None = None
+        self._before_submit = before_submit
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read_inbox, name="job-inbox", daemon=True)
+
+    def start(self) -> None:
+        """Start reading results."""
+        self._thread.start()
+
+    async def submit(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        priority: Priority = "batch",
+        throttle: dict[str, Any] | None = None,
+        on_event: EventHandler | None = None,
+    ) -> Any:
+        """Run a job in the worker and return its final result (JobError if it failed)."""
+        envelope = Envelope(
+            kind=kind,
+            payload=payload,
+            reply_to=self.owner,
+            priority=priority,
+            throttle=throttle or {},
+        )
+        job = Job(envelope, self.loop.create_future(), on_event)
+        self.jobs[envelope.job_id] = job
+        try:
+            if self._before_submit is not None:
+                await self._before_submit(envelope)
+            # Recorded first: if anything dies from here on, the job is run again.
+            await asyncio.to_thread(self.board.record, envelope)
+            await asyncio.to_thread(self._enqueue, envelope)
+            return await job.future
+        finally:
+            self.jobs.pop(envelope.job_id, None)
+
+    def _enqueue(self, envelope: Envelope) -> None:
+        # Huey (and the Redis client it imports) loads on the first job, not at start-up:
+        # most editor sessions never send one.
+        from .tasks import enqueue
+
+        if self._task is None:
+            self._task = self._task_factory()
+        enqueue(self._task, envelope)
+
+    def counts(self) -> dict[str, int]:
+        """This server's jobs by state."""
+        counts: dict[str, int] = {}
+        for job in self.jobs.values():
+            counts[job.state] = counts.get(job.state, 0) + 1
+        return counts
+
+    def throttled(self) -> str | None:
+        """The reason a job of this server waits, if one does."""
+        return next((j.throttled for j in self.jobs.values() if j.state == "throttled"), None)
+
+    def close(self) -> None:
+        """Stop reading (results stay in the inbox for a later session)."""
+        self._stop.set()
+        with contextlib.suppress(Exception):
+            self.board._wake(self.owner).notify()
+        if self._thread.is_alive():
+            self._thread.join(timeout=3)
+
+    # -- the reader thread -------------------------------------------------------------
+
+    def _read_inbox(self) -> None:
+        while not self._stop.is_set():
+            try:
+                messages = self.board.take(self.owner)
+                if not messages:
+                    self.board.wait(self.owner, 1.0)
+                    continue
+                for message in messages:
+                    if self._stop.is_set():
+                        return
+                    applied = asyncio.run_coroutine_threadsafe(self._deliver(message), self.loop)
+                    applied.result()
+                    self.board.ack(self.owner, [message.seq])
+                    if message.kind in ("final", "error"):
+                        self.board.delivered(message.job_id)
+            except Exception:
+                if self._stop.is_set() or self.loop.is_closed():
+                    return
+                logger.exception("reading job results failed; retrying")
+                self._stop.wait(1.0)
+
+    async def _deliver(self, message: Message) -> None:
+        job = self.jobs.get(message.job_id)
+        if job is None:
+            if self.orphan_handler is not None:
+                await _maybe_await(self.orphan_handler(message))
+            else:
+                logger.info(
+                    "dropping a %s result of job %s, which nobody waits for",
+                    message.kind,
+                    message.job_id,
+                )
+            return
+        if message.kind == "partial":
+            if message.index < job.partials_seen:
+                return  # a re-run repeats what was already applied
+            job.partials_seen = message.index + 1
+        elif message.kind == "started":
+            job.state, job.throttled = "running", None
+        elif message.kind == "throttled":
+            job.state, job.throttled = "throttled", message.data.get("reason")
+        if job.on_event is not None and message.kind != "final":
+            try:
+                await _maybe_await(job.on_event(message))
+            except Exception:
+                logger.exception("a job event handler failed")
+        if job.future.done():
+            return
+        if message.kind == "final":
+            job.future.set_result(message.data)
+        elif message.kind == "error":
+            data = message.data or {}
+            job.future.set_exception(
+                JobError(str(data.get("message", "the job failed")), bool(data.get("internal")))
+            )
+
+
+async def _maybe_await(value: Any) -> None:
+    if inspect.isawaitable(value):
+        await value

@@ -1,0 +1,299 @@
+"""Durable job records and result inboxes, so no job and no result is lost or applied twice.
+
+A job is recorded before its message is enqueued and deleted only once its final result
+was delivered; a worker that starts re-runs the jobs a dead worker had started. Results
+wait in the submitter's inbox until it has applied them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+
+from .wake import WakeChannel
+
+Priority = Literal["interactive", "batch"]
+PRIORITY_VALUE = {"interactive": 100, "batch": 0}
+
+
+@attrs.frozen
+class Envelope:
+    """Everything a worker needs to run a job; nothing refers to the submitter's disk."""
+
+    kind: str
+    """Name of the job handler in the worker (``echo``, ``sleep``, ``transcribe``...)."""
+
+    payload: dict[str, Any]
+    """Arguments of the handler; may hold bytes (audio), so remote workers need no disk."""
+
+    reply_to: str
+    """Inbox of the submitter, where partial and final results go."""
+
+    priority: Priority = "batch"
+    """Interactive work goes first and is never deferred."""
+
+    throttle: dict[str, Any] = attrs.field(factory=dict)
+    """The submitter's ``throttle.*`` settings (camelCase), applied by the worker."""
+
+    job_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
+    """Unique id of the job."""
+
+
+@attrs.frozen
+class Message:
+    """One result in an inbox."""
+
+    seq: int
+    """Position in the inbox; results of one job arrive in this order."""
+
+    job_id: str
+    kind: Literal["started", "partial", "final", "error", "throttled"]
+    index: int
+    """Ordinal of a partial within its job (a re-run repeats them; the client skips seen ones)."""
+
+    data: Any
+
+
+class SqliteJobBoard:
+    """Jobs and inboxes in one SQLite file (WAL) beside the queue, shared by every process
+    on the machine; wake-up pipes tell an inbox's reader that results arrived."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.path = directory / "jobs.db"
+        self._local = threading.local()
+        # executescript() manages its own transaction.
+        self._connection().executescript(
+            """
+                create table if not exists job (
+                    id text primary key, reply_to text not null, envelope blob not null,
+                    state text not null, worker text, attempts integer not null default 0,
+                    created real not null, updated real not null);
+                create table if not exists inbox (
+                    seq integer primary key autoincrement, reply_to text not null,
+                    job_id text not null, kind text not null, idx integer not null,
+                    data text not null);
+                create index if not exists inbox_reply on inbox (reply_to, seq);
+                create table if not exists owner_settings (
+                    owner text primary key, settings text not null);
+                create table if not exists worker (
+                    id text primary key, pid integer, host text, beat real not null,
+                    info text not null default '{}');
+                """
+        )
+
+    # -- connection ------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn.execute("pragma journal_mode=wal")
+            # WAL + NORMAL: every commit survives a crash of any process at once,
+            # without an fsync per commit; a power cut may lose the last moments.
+            conn.execute("pragma synchronous=1")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute("begin immediate")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("rollback")
+            raise
+        conn.execute("commit")
+
+    # -- submitter side --------------------------------------------------------------
+
+    def record(self, envelope: Envelope) -> None:
+        """Make the job durable before its message is enqueued."""
+        now = time.time()
+        with self._db() as db:
+            db.execute(
+                "insert or replace into job values (?, ?, ?, 'queued', null, 0, ?, ?)",
+                (envelope.job_id, envelope.reply_to, _dump(envelope), now, now),
+            )
+
+    def take(self, reply_to: str, limit: int = 100) -> list[Message]:
+        """Results waiting in an inbox, oldest first (they stay until ``ack``)."""
+        rows = (
+            self._connection()
+            .execute(
+                "select seq, job_id, kind, idx, data from inbox where reply_to = ? "
+                "order by seq limit ?",
+                (reply_to, limit),
+            )
+            .fetchall()
+        )
+        return [
+            Message(seq, job, kind, idx, json.loads(data)) for seq, job, kind, idx, data in rows
+        ]
+
+    def ack(self, reply_to: str, seqs: list[int]) -> None:
+        """Forget results that were applied."""
+        if seqs:
+            with self._db() as db:
+                db.executemany(
+                    "delete from inbox where reply_to = ? and seq = ?",
+                    [(reply_to, s) for s in seqs],
+                )
+
+    def delivered(self, job_id: str) -> None:
+        """The final result was applied: the job is over."""
+        with self._db() as db:
+            db.execute("delete from job where id = ?", (job_id,))
+
+    def wait(self, reply_to: str, timeout: float) -> bool:
+        """Block until results may have arrived in ``reply_to`` (or the timeout)."""
+        return self._wake(reply_to).wait(timeout)
+
+    def jobs_of(self, reply_to: str) -> list[tuple[Envelope, str]]:
+        """Unfinished jobs of one submitter, with their state, oldest first."""
+        rows = (
+            self._connection()
+            .execute(
+                "select envelope, state from job where reply_to = ? order by created",
+                (reply_to,),
+            )
+            .fetchall()
+        )
+        return [(_load(blob), state) for blob, state in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by state, over every submitter."""
+        rows = self._connection().execute("select state, count(*) from job group by state")
+        return dict(rows.fetchall())
+
+    def put_settings(self, owner: str, settings: dict[str, Any]) -> None:
+        """The submitter's current ``throttle`` settings; queued jobs follow changes."""
+        with self._db() as db:
+            db.execute(
+                "insert or replace into owner_settings values (?, ?)",
+                (owner, json.dumps(settings)),
+            )
+
+    def forget_owner(self, owner: str) -> None:
+        """The submitter is gone for good (its settings no longer apply)."""
+        with self._db() as db:
+            db.execute("delete from owner_settings where owner = ?", (owner,))
+
+    # -- worker side -----------------------------------------------------------------
+
+    def settings_of(self, owner: str) -> dict[str, Any] | None:
+        """The latest settings a submitter sent, if any."""
+        row = (
+            self._connection()
+            .execute("select settings from owner_settings where owner = ?", (owner,))
+            .fetchone()
+        )
+        return json.loads(row[0]) if row else None
+
+    def started(self, job_id: str, worker_id: str) -> bool:
+        """Mark a job running on ``worker_id``; False if it is already over (skip it)."""
+        with self._db() as db:
+            cursor = db.execute(
+                "update job set state = 'running', worker = ?, attempts = attempts + 1, "
+                "updated = ? where id = ? and state != 'finished'",
+                (worker_id, time.time(), job_id),
+            )
+            return cursor.rowcount == 1
+
+    def post(self, envelope: Envelope, kind: str, data: Any, index: int = 0) -> None:
+        """Put a result in the submitter's inbox and wake its reader."""
+        with self._db() as db:
+            db.execute(
+                "insert into inbox (reply_to, job_id, kind, idx, data) values (?, ?, ?, ?, ?)",
+                (envelope.reply_to, envelope.job_id, kind, index, json.dumps(data)),
+            )
+            if kind in ("final", "error"):
+                db.execute(
+                    "update job set state = 'finished', updated = ? where id = ?",
+                    (time.time(), envelope.job_id),
+                )
+        self._wake(envelope.reply_to).notify()
+
+    def interrupted(self, alive_workers: set[str]) -> list[Envelope]:
+        """Jobs a worker started and never finished, whose worker is gone."""
+        rows = (
+            self._connection()
+            .execute("select envelope, worker from job where state = 'running' order by created")
+            .fetchall()
+        )
+        return [_load(blob) for blob, worker in rows if worker not in alive_workers]
+
+    def requeued(self, job_id: str) -> None:
+        """The job's message was enqueued again."""
+        with self._db() as db:
+            db.execute(
+                "update job set state = 'queued', worker = null, updated = ? where id = ?",
+                (time.time(), job_id),
+            )
+
+    def heartbeat(self, worker_id: str, info: dict[str, Any]) -> None:
+        """Say that ``worker_id`` is alive (and what it is doing)."""
+        with self._db() as db:
+            db.execute(
+                "insert or replace into worker values (?, ?, ?, ?, ?)",
+                (worker_id, os.getpid(), os.uname().nodename, time.time(), json.dumps(info)),
+            )
+
+    def workers(self, max_age: float = 5.0) -> dict[str, dict[str, Any]]:
+        """Workers that sent a heartbeat in the last ``max_age`` seconds."""
+        rows = self._connection().execute(
+            "select id, pid, host, beat, info from worker where beat > ?",
+            (time.time() - max_age,),
+        )
+        return {
+            wid: {"pid": pid, "host": host, "beat": beat, **json.loads(info)}
+            for wid, pid, host, beat, info in rows.fetchall()
+        }
+
+    def forget_worker(self, worker_id: str) -> None:
+        """A worker stopped cleanly."""
+        with self._db() as db:
+            db.execute("delete from worker where id = ?", (worker_id,))
+
+    def _wake(self, reply_to: str) -> WakeChannel:
+        channels = self.__dict__.setdefault("_channels", {})
+        if reply_to not in channels:
+            channels[reply_to] = WakeChannel(self.directory / f"inbox-{_safe(reply_to)}.wake")
+        return channels[reply_to]
+
+    def close(self) -> None:
+        """Close this thread's connection and the wake-up pipes."""
+        for channel in self.__dict__.get("_channels", {}).values():
+            channel.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+
+def _safe(name: str) -> str:
+    return "".join(c for c in name if c.isalnum() or c in "-_")[:64]
+
+
+def _dump(envelope: Envelope) -> bytes:
+    import pickle
+
+    return pickle.dumps(attrs.asdict(envelope), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _load(blob: bytes) -> Envelope:
+    import pickle
+
+    return Envelope(**pickle.loads(blob))

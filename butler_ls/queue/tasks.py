@@ -1,0 +1,143 @@
+"""The job task that producer and consumer share, and the handlers it dispatches to.
+
+There is one Huey task, ``butler.run_job``; what it does is named by the envelope's
+``kind``. Handlers stream partial results and return the final one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+from huey import Huey
+from huey.api import TaskWrapper
+from huey.exceptions import RetryTask
+
+from .jobs import PRIORITY_VALUE, Envelope, SqliteJobBoard
+
+logger = logging.getLogger(__name__)
+
+TASK_NAME = "butler.run_job"
+
+Handler = Callable[["JobContext", dict[str, Any]], Any]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register a job handler under ``kind`` (in the worker process)."""
+
+    def register(func: Handler) -> Handler:
+        HANDLERS[kind] = func
+        return func
+
+    return register
+
+
+@attrs.define
+class JobContext:
+    """What a running handler gets: streaming, its thread budget, a cancel flag."""
+
+    envelope: Envelope
+    board: SqliteJobBoard
+    threads: int = 1
+    """CPU threads the handler may use (fewer under pressure, for interactive work)."""
+
+    _index: int = 0
+
+    def partial(self, data: Any) -> None:
+        """Send one partial result to the submitter, now."""
+        self.board.post(self.envelope, "partial", data, index=self._index)
+        self._index += 1
+
+
+class JobFailed(Exception):
+    """A handler's error that is the job's answer (bad input), not a worker fault."""
+
+
+@handler("echo")
+def _echo(ctx: JobContext, payload: dict[str, Any]) -> Any:
+    """Answer the payload: the cheapest job, for health checks and latency figures."""
+    return {"echo": payload.get("value"), "started": time.time()}
+
+
+@handler("sleep")
+def _sleep(ctx: JobContext, payload: dict[str, Any]) -> Any:
+    """Work for ``seconds`` in ``steps``, streaming each step: for tests of crashes."""
+    steps = int(payload.get("steps", 1))
+    for step in range(steps):
+        time.sleep(float(payload.get("seconds", 0.1)) / max(steps, 1))
+        ctx.partial({"step": step})
+    return {"steps": steps, "threads": ctx.threads}
+
+
+class Runner:
+    """Runs envelopes in the worker: throttling, bookkeeping, results."""
+
+    def __init__(
+        self,
+        board: SqliteJobBoard,
+        worker_id: str,
+        decide: Callable[[Envelope, int], Any] | None = None,
+    ) -> None:
+        self.board = board
+        self.worker_id = worker_id
+        self.decide = decide
+        self.current: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self.last_throttle: str | None = None
+
+    def run(self, envelope: Envelope, attempt: int) -> None:
+        """Run one job to its final (or error) result; RetryTask defers throttled work."""
+        threads = 1
+        if self.decide is not None:
+            decision = self.decide(envelope, attempt)
+            if not decision.run:
+                self.last_throttle = decision.reason
+                self.board.post(
+                    envelope, "throttled", {"reason": decision.reason, "retryIn": decision.retry_in}
+                )
+                raise RetryTask(decision.reason, delay=decision.retry_in)
+            threads = decision.threads
+        if not self.board.started(envelope.job_id, self.worker_id):
+            return  # already finished by an earlier run: never twice
+        self.board.post(envelope, "started", {"worker": self.worker_id})
+        func = HANDLERS.get(envelope.kind)
+        with self._lock:
+            self.current[envelope.job_id] = envelope.kind
+        try:
+            if func is None:
+                raise JobFailed(f"this worker has no handler for jobs of kind {envelope.kind!r}")
+            result = func(JobContext(envelope, self.board, threads), envelope.payload)
+        except JobFailed as exc:
+            self.board.post(envelope, "error", {"message": str(exc)})
+        except Exception as exc:
+            logger.exception("job %s (%s) failed", envelope.job_id, envelope.kind)
+            self.board.post(
+                envelope, "error", {"message": f"{type(exc).__name__}: {exc}", "internal": True}
+            )
+        else:
+            self.board.post(envelope, "final", result)
+        finally:
+            with self._lock:
+                self.current.pop(envelope.job_id, None)
+
+
+def register(huey: Huey, runner: Runner | None = None) -> TaskWrapper:
+    """Define ``butler.run_job`` on ``huey``; only the worker passes a ``runner``."""
+
+    @huey.task(context=True, name=TASK_NAME)
+    def run_job(envelope: dict[str, Any], task: Any = None) -> None:
+        if runner is None:
+            raise RuntimeError("butler.run_job runs in the worker only")
+        runner.run(Envelope(**envelope), attempt=task.retries if task else 0)
+
+    return run_job
+
+
+def enqueue(task: TaskWrapper, envelope: Envelope) -> None:
+    """Send a recorded envelope to the worker with its priority."""
+    task(attrs.asdict(envelope), priority=PRIORITY_VALUE[envelope.priority])

@@ -1,0 +1,206 @@
+"""``butler-ls worker``: the Huey consumer that runs Butler's heavy jobs, on its main thread.
+
+One worker serves a data folder (a file lock says which); it exits by itself when the
+server that started it dies, and on start re-runs the jobs a dead worker left unfinished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from .config import load_settings_file, parse_settings
+from .log import setup_logging
+from .paths import Paths
+
+logger = logging.getLogger("butler_ls.worker")
+
+LOCK_NAME = "worker.lock"
+HEARTBEAT_SECONDS = 1.0
+# One thread runs batch work, the other stays free so dictation never queues behind it.
+CONSUMER_THREADS = 2
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``butler-ls worker``."""
+    parser.add_argument(
+        "--queue",
+        metavar="URL",
+        help="redis://host:port/db to serve a Redis queue (default: the settings' queue.*)",
+    )
+    parser.add_argument("--directory", help="folder of the SQLite queue (queue.directory)")
+    parser.add_argument(
+        "--owner-pid",
+        type=int,
+        help="exit when this process (the server that started the worker) is gone",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", type=str.upper, choices=["DEBUG", "INFO", "WARNING"]
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the consumer until stopped; 0 also when another worker already serves."""
+    paths = Paths.default()
+    paths.ensure()
+    setup_logging(paths.log_dir, args.log_level, file_name="worker.log")
+    settings, problems = parse_settings(load_settings_file(paths.config_file)[0])
+    for problem in problems:
+        logger.warning("settings: %s", problem)
+    backend, url = settings.queue.backend, settings.queue.url
+    if args.queue:
+        if not args.queue.startswith(("redis://", "rediss://", "unix://")):
+            print(
+                f"butler-ls worker: --queue {args.queue!r} is not a Redis URL; "
+                f"use redis://host:6379/0",
+                file=sys.stderr,
+            )
+            return 2
+        backend, url = "redis", args.queue
+    directory = Path(args.directory or settings.queue.directory or paths.queue_dir).expanduser()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+    lock = filelock.FileLock(str(directory / LOCK_NAME), thread_local=False)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        print(f"butler-ls worker: another worker already serves {directory}", file=sys.stderr)
+        return 0
+    if args.owner_pid:
+        _die_with(args.owner_pid)
+    try:
+        return _serve(backend, url, directory)
+    finally:
+        lock.release()
+
+
+def _serve(backend: str, url: str | None, directory: Path) -> int:
+    from .queue import throttle
+    from .queue.app import make_huey
+    from .queue.jobs import Envelope
+    from .queue.tasks import Runner, enqueue, register
+
+    board = _board(backend, url, directory)
+    huey = make_huey(backend, directory=directory, url=url)
+    worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    sampler = throttle.Sampler()
+
+    def decide(envelope: Envelope, attempt: int) -> Any:
+        # The submitter's current settings win over the snapshot in the envelope, so a
+        # deferred job follows the user's changes while it waits.
+        current = board.settings_of(envelope.reply_to) or envelope.throttle
+        settings, _ = parse_settings({"throttle": current})
+        return throttle.decide(
+            envelope.priority, sampler.read(), settings.throttle, attempt=attempt
+        )
+
+    runner = Runner(board, worker_id, decide=decide)
+    task = register(huey, runner)
+    (directory / "worker.pid").write_text(f"{os.getpid()}\n")
+
+    for envelope in board.interrupted(_other_live_workers(board, backend)):
+        logger.info(
+            "re-running job %s (%s) that a stopped worker left unfinished",
+            envelope.job_id,
+            envelope.kind,
+        )
+        board.requeued(envelope.job_id)
+        enqueue(task, envelope)
+
+    stop = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat, args=(board, worker_id, runner, stop), daemon=True, name="heartbeat"
+    )
+    beat.start()
+    consumer = huey.create_consumer(
+        workers=CONSUMER_THREADS,
+        periodic=False,
+        initial_delay=0.05,
+        max_delay=1.0,
+        check_worker_health=True,
+    )
+    logger.info("worker %s serving the %s queue", worker_id, backend)
+    try:
+        consumer.run()
+    finally:
+        stop.set()
+        with contextlib.suppress(Exception):
+            board.forget_worker(worker_id)
+        (directory / "worker.pid").unlink(missing_ok=True)
+    return 0
+
+
+def _board(backend: str, url: str | None, directory: Path) -> Any:
+    if backend == "redis":
+        from .queue.redis_jobs import RedisJobBoard
+
+        return RedisJobBoard(url or "")
+    from .queue.jobs import SqliteJobBoard
+
+    return SqliteJobBoard(directory)
+
+
+def _other_live_workers(board: Any, backend: str) -> set[str]:
+    """Workers that may still finish what they started (so their jobs are not re-run)."""
+    if backend != "redis":
+        return set()  # we hold the data folder's worker lock: any other worker is gone
+    host = os.uname().nodename
+    alive = set()
+    for worker_id, info in board.workers().items():
+        if info.get("host") == host:
+            try:
+                os.kill(int(info.get("pid", 0)), 0)
+            except (ProcessLookupError, ValueError):
+                continue
+            except PermissionError:
+                pass
+        alive.add(worker_id)
+    return alive
+
+
+def _heartbeat(board: Any, worker_id: str, runner: Any, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            board.heartbeat(
+                worker_id, {"running": dict(runner.current), "throttled": runner.last_throttle}
+            )
+        except Exception:
+            logger.exception("heartbeat failed")
+        stop.wait(HEARTBEAT_SECONDS)
+
+
+def _die_with(owner_pid: int) -> None:
+    """Exit when the owner goes: the kernel's parent-death signal, and a watchdog."""
+    if sys.platform.startswith("linux") and os.getppid() == owner_pid:
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            pr_set_pdeathsig = 1
+            libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != owner_pid:  # the owner died before prctl took effect
+            os._exit(0)
+
+    def watch() -> None:
+        while True:
+            time.sleep(0.5)
+            try:
+                os.kill(owner_pid, 0)
+            except ProcessLookupError:
+                logger.warning("the server (pid %d) is gone; the worker stops", owner_pid)
+                os._exit(0)
+            except PermissionError:
+                pass
+
+    threading.Thread(target=watch, daemon=True, name="owner-watch").start()

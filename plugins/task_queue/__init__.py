@@ -1,0 +1,1 @@
+"""Built-in plugin ``task_queue``: background jobs and the worker process."""

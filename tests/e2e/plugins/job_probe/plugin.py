@@ -1,0 +1,34 @@
+"""Test plugin: submits a job through the queue.jobs capability and reports what came back."""
+
+import attrs
+
+from butler_ls.errors import ButlerError
+from butler_ls.plugin_api import Plugin
+
+
+@attrs.frozen
+class JobArguments:
+    kind: str
+    payload: dict = attrs.field(factory=dict)
+    priority: str = "batch"
+
+
+class JobProbe(Plugin):
+    def activate(self, ctx):
+        self.ctx = ctx
+        ctx.command("test.job", self.job, arguments=JobArguments)
+
+    async def job(self, args):
+        jobs = self.ctx.require("queue.jobs")
+        events = []
+
+        def on_event(message):
+            events.append({"kind": message.kind, "index": message.index, "data": message.data})
+
+        try:
+            result = await jobs.submit(
+                args.kind, args.payload, priority=args.priority, on_event=on_event
+            )
+        except jobs.Error as exc:
+            raise ButlerError(f"job failed: {exc}") from None
+        return {"result": result, "events": events}
