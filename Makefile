@@ -6,7 +6,22 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test unit e2e lint bench clean
+.PHONY: setup system-deps demo test unit e2e lint bench clean
+
+# System packages the tests use: redis-server (the Redis queue backend). As root (CI,
+# a fresh machine) they are installed; otherwise the command to run is printed.
+SYSTEM_PACKAGES := redis-server
+system-deps:
+	@missing=""; for bin in $(SYSTEM_PACKAGES); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get install -y --no-install-recommends $$missing || \
+	      { apt-get update && apt-get install -y --no-install-recommends $$missing; }; \
+	  else \
+	    echo "missing:$$missing; run: sudo apt-get install$$missing" >&2; exit 1; \
+	  fi; \
+	fi
 
 # The virtual environment with Butler (editable) and the test tools.
 $(STAMP): pyproject.toml
@@ -16,7 +31,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) system-deps
 
 # The main job on the embedded defaults, through a real LSP session.
 demo: setup

@@ -130,7 +130,7 @@ class JobClient:
         """Stop reading (results stay in the inbox for a later session)."""
         self._stop.set()
         with contextlib.suppress(Exception):
-            self.board._wake(self.owner).notify()
+            self.board.notify(self.owner)
         if self._thread.is_alive():
             self._thread.join(timeout=3)
 

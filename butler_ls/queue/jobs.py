@@ -161,6 +161,10 @@ class SqliteJobBoard:
         """Block until results may have arrived in ``reply_to`` (or the timeout)."""
         return self._wake(reply_to).wait(timeout)
 
+    def notify(self, reply_to: str) -> None:
+        """Wake the reader of ``reply_to``."""
+        self._wake(reply_to).notify()
+
     def jobs_of(self, reply_to: str) -> list[tuple[Envelope, str]]:
         """Unfinished jobs of one submitter, with their state, oldest first."""
         rows = (

@@ -70,7 +70,7 @@ def _sleep(ctx: JobContext, payload: dict[str, Any]) -> Any:
     steps = int(payload.get("steps", 1))
     for step in range(steps):
         time.sleep(float(payload.get("seconds", 0.1)) / max(steps, 1))
-        ctx.partial({"step": step})
+        ctx.partial({"step": step, "at": time.time()})
     return {"steps": steps, "threads": ctx.threads}
 
 

@@ -13,7 +13,21 @@ from pygls.exceptions import JsonRpcException
 
 from .conftest import TEST_PLUGINS, StartServer, execute, server_pid
 
-OPTIONS = {"plugins": {"paths": [str(TEST_PLUGINS)]}}
+PLUGINS = {"plugins": {"paths": [str(TEST_PLUGINS)]}}
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def backend(request) -> str:
+    """Every test runs on the default SQLite queue and on a real Redis server."""
+    return request.param
+
+
+@pytest.fixture
+def options(backend: str, request) -> dict:
+    if backend == "sqlite":
+        return PLUGINS
+    url = request.getfixturevalue("redis_url")
+    return {**PLUGINS, "queue": {"backend": "redis", "url": url}}
 
 
 async def wait_until(predicate, timeout: float = 15.0, interval: float = 0.05):
@@ -30,17 +44,21 @@ async def queue_status(client) -> dict:
     return await execute(client, "butler.queue.status")
 
 
-async def test_status_before_any_job_says_not_started(start_server: StartServer):
-    client = await start_server(init_options=OPTIONS)
+async def test_status_before_any_job_says_not_started(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
     status = await execute(client, "butler.status")
     assert status["worker"]["state"] == "not started"
-    assert status["queue"] == {"backend": "sqlite", "pending": 0, "running": 0}
+    assert status["queue"] == {"backend": backend, "pending": 0, "running": 0}
     queue = await queue_status(client)
-    assert queue["backend"] == "sqlite" and queue["worker"]["state"] == "not started"
+    assert queue["backend"] == backend and queue["worker"]["state"] == "not started"
 
 
-async def test_a_job_runs_in_the_worker_and_streams_partials(start_server: StartServer):
-    client = await start_server(init_options=OPTIONS)
+async def test_a_job_runs_in_the_worker_and_streams_partials(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
     answer = await execute(client, "test.job", {"kind": "echo", "payload": {"value": "hi"}})
     assert answer["result"]["echo"] == "hi"
     answer = await execute(
@@ -56,16 +74,20 @@ async def test_a_job_runs_in_the_worker_and_streams_partials(start_server: Start
     assert "worker" in worker.cmdline()
 
 
-async def test_a_failing_job_answers_a_clear_error(start_server: StartServer):
-    client = await start_server(init_options=OPTIONS)
+async def test_a_failing_job_answers_a_clear_error(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
     with pytest.raises(JsonRpcException, match="no handler for jobs of kind 'nonsense'"):
         await execute(client, "test.job", {"kind": "nonsense"})
     answer = await execute(client, "test.job", {"kind": "echo", "payload": {"value": 1}})
     assert answer["result"]["echo"] == 1  # the worker is still up
 
 
-async def test_worker_killed_mid_job_reruns_it_and_delivers_once(start_server: StartServer):
-    client = await start_server(init_options=OPTIONS)
+async def test_worker_killed_mid_job_reruns_it_and_delivers_once(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
     await execute(client, "test.job", {"kind": "echo"})  # the worker is up
     first_pid = (await queue_status(client))["worker"]["pid"]
     job = asyncio.ensure_future(
@@ -87,8 +109,10 @@ async def test_worker_killed_mid_job_reruns_it_and_delivers_once(start_server: S
     assert status["worker"]["restarts"] >= 1
 
 
-async def test_killing_the_server_takes_its_worker_down(start_server: StartServer):
-    client = await start_server(init_options=OPTIONS)
+async def test_killing_the_server_takes_its_worker_down(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
     await execute(client, "test.job", {"kind": "echo"})
     worker_pid = (await queue_status(client))["worker"]["pid"]
     os.kill(server_pid(client), signal.SIGKILL)
@@ -103,10 +127,10 @@ async def test_killing_the_server_takes_its_worker_down(start_server: StartServe
 
 
 async def test_two_servers_share_one_worker_and_the_second_takes_over(
-    start_server: StartServer,
+    start_server: StartServer, options: dict, backend: str
 ):
-    first = await start_server(init_options=OPTIONS)
-    second = await start_server(init_options=OPTIONS)
+    first = await start_server(init_options=options)
+    second = await start_server(init_options=options)
     await execute(first, "test.job", {"kind": "echo"})
     worker_pid = (await queue_status(first))["worker"]["pid"]
     answer = await execute(second, "test.job", {"kind": "echo", "payload": {"value": 2}})
@@ -127,11 +151,11 @@ async def test_two_servers_share_one_worker_and_the_second_takes_over(
 
 
 async def test_throttling_defers_batch_work_and_lets_dictation_through(
-    start_server: StartServer,
+    start_server: StartServer, options: dict, backend: str
 ):
     # More free memory than any machine has: the pressure is real, not mocked.
     client = await start_server(
-        init_options={**OPTIONS, "throttle": {"minFreeMemoryMb": 1 << 20}},
+        init_options={**options, "throttle": {"minFreeMemoryMb": 1 << 20}},
     )
     answer = await execute(
         client, "test.job", {"kind": "sleep", "priority": "interactive", "payload": {"steps": 1}}

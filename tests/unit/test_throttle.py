@@ -363,3 +363,13 @@ def test_a_priority_already_lower_is_left_alone(fake_nice):
     set_low_priority(True)
     set_low_priority(False)
     assert (fake_nice.value, fake_nice.calls) == (19, 0)
+
+
+def test_unplugging_alone_does_not_slow_dictation_but_a_low_battery_does():
+    settings = ThrottleSettings()
+    plugged_out = _evolve(on_battery=True, battery_percent=80.0)
+    calm = decide("interactive", plugged_out, settings)
+    assert calm.threads == CALM.cpu_count and calm.reason is None
+    low = decide("interactive", _evolve(on_battery=True, battery_percent=5.0), settings)
+    assert low.threads < CALM.cpu_count and "minBatteryPercent" in low.reason
+    assert decide("batch", plugged_out, settings).run is False

@@ -1,0 +1,205 @@
+"""The job board on Redis, for workers on other machines (``queue.backend: redis``).
+
+Same contract as SqliteJobBoard: jobs recorded before they are enqueued, inboxes that
+keep results until acknowledged, heartbeats that tell live workers from dead ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import time
+from typing import Any
+
+import attrs
+import redis
+
+from .jobs import Envelope, Message
+
+PREFIX = "butler:"
+HEARTBEAT_TTL = 5
+
+
+class RedisJobBoard:
+    """Jobs, inboxes and worker heartbeats in Redis; blocking pops wake inbox readers."""
+
+    def __init__(self, url: str) -> None:
+        if not url:
+            raise ValueError("queue.backend is redis but queue.url is not set")
+        self.redis = redis.Redis.from_url(url)
+        self._raw: dict[int, bytes] = {}
+
+    # -- submitter side --------------------------------------------------------------
+
+    def record(self, envelope: Envelope) -> None:
+        """Make the job durable (as durable as the Redis server is) before it is enqueued."""
+        now = time.time()
+        with self.redis.pipeline() as pipe:
+            pipe.hset(
+                _job(envelope.job_id),
+                mapping={
+                    "reply_to": envelope.reply_to,
+                    "envelope": pickle.dumps(attrs.asdict(envelope)),
+                    "state": "queued",
+                    "worker": "",
+                    "attempts": 0,
+                    "created": now,
+                },
+            )
+            pipe.zadd(PREFIX + "jobs", {envelope.job_id: now})
+            pipe.execute()
+
+    def take(self, reply_to: str, limit: int = 100) -> list[Message]:
+        """Results waiting in an inbox, oldest first (they stay until ``ack``)."""
+        messages = []
+        for raw in self.redis.lrange(_inbox(reply_to), 0, limit - 1):
+            data = json.loads(raw)
+            self._raw[data["seq"]] = raw
+            messages.append(
+                Message(data["seq"], data["job_id"], data["kind"], data["idx"], data["data"])
+            )
+        return messages
+
+    def ack(self, reply_to: str, seqs: list[int]) -> None:
+        """Forget results that were applied."""
+        with self.redis.pipeline() as pipe:
+            for seq in seqs:
+                raw = self._raw.pop(seq, None)
+                if raw is not None:
+                    pipe.lrem(_inbox(reply_to), 1, raw)
+            pipe.execute()
+
+    def delivered(self, job_id: str) -> None:
+        """The final result was applied: the job is over."""
+        with self.redis.pipeline() as pipe:
+            pipe.delete(_job(job_id))
+            pipe.zrem(PREFIX + "jobs", job_id)
+            pipe.execute()
+
+    def wait(self, reply_to: str, timeout: float) -> bool:
+        """Block until results may have arrived in ``reply_to`` (or the timeout)."""
+        woke = self.redis.blpop([_wake(reply_to)], timeout=max(timeout, 0.01)) is not None
+        if woke:
+            self.redis.delete(_wake(reply_to))
+        return woke
+
+    def notify(self, reply_to: str) -> None:
+        """Wake the reader of ``reply_to``."""
+        self.redis.rpush(_wake(reply_to), 1)
+
+    def jobs_of(self, reply_to: str) -> list[tuple[Envelope, str]]:
+        """Unfinished jobs of one submitter, with their state, oldest first."""
+        return [(env, state) for env, state, _ in self._jobs() if env.reply_to == reply_to]
+
+    def counts(self) -> dict[str, int]:
+        """Jobs by state, over every submitter."""
+        counts: dict[str, int] = {}
+        for _, state, _ in self._jobs():
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+    def put_settings(self, owner: str, settings: dict[str, Any]) -> None:
+        """The submitter's current ``throttle`` settings; queued jobs follow changes."""
+        self.redis.hset(PREFIX + "settings", owner, json.dumps(settings))
+
+    def forget_owner(self, owner: str) -> None:
+        """The submitter is gone for good."""
+        self.redis.hdel(PREFIX + "settings", owner)
+
+    # -- worker side -----------------------------------------------------------------
+
+    def settings_of(self, owner: str) -> dict[str, Any] | None:
+        """The latest settings a submitter sent, if any."""
+        raw = self.redis.hget(PREFIX + "settings", owner)
+        return json.loads(raw) if raw else None
+
+    def started(self, job_id: str, worker_id: str) -> bool:
+        """Mark a job running on ``worker_id``; False if it is already over (skip it)."""
+        key = _job(job_id)
+        state = self.redis.hget(key, "state")
+        if state is None or state == b"finished":
+            return False
+        with self.redis.pipeline() as pipe:
+            pipe.hset(key, mapping={"state": "running", "worker": worker_id})
+            pipe.hincrby(key, "attempts", 1)
+            pipe.execute()
+        return True
+
+    def post(self, envelope: Envelope, kind: str, data: Any, index: int = 0) -> None:
+        """Put a result in the submitter's inbox and wake its reader."""
+        seq = self.redis.incr(PREFIX + "seq")
+        message = json.dumps(
+            {"seq": seq, "job_id": envelope.job_id, "kind": kind, "idx": index, "data": data}
+        )
+        with self.redis.pipeline() as pipe:
+            pipe.rpush(_inbox(envelope.reply_to), message)
+            if kind in ("final", "error"):
+                pipe.hset(_job(envelope.job_id), "state", "finished")
+            pipe.rpush(_wake(envelope.reply_to), 1)
+            pipe.execute()
+
+    def interrupted(self, alive_workers: set[str]) -> list[Envelope]:
+        """Jobs a worker started and never finished, whose worker is gone."""
+        return [
+            env
+            for env, state, worker in self._jobs()
+            if state == "running" and worker not in alive_workers
+        ]
+
+    def requeued(self, job_id: str) -> None:
+        """The job's message was enqueued again."""
+        self.redis.hset(_job(job_id), mapping={"state": "queued", "worker": ""})
+
+    def heartbeat(self, worker_id: str, info: dict[str, Any]) -> None:
+        """Say that ``worker_id`` is alive (and what it is doing); expires by itself."""
+        record = {"pid": os.getpid(), "host": os.uname().nodename, "beat": time.time(), **info}
+        with self.redis.pipeline() as pipe:
+            pipe.set(PREFIX + "worker:" + worker_id, json.dumps(record), ex=HEARTBEAT_TTL)
+            pipe.sadd(PREFIX + "workers", worker_id)
+            pipe.execute()
+
+    def workers(self, max_age: float = 5.0) -> dict[str, dict[str, Any]]:
+        """Workers that sent a heartbeat in the last ``max_age`` seconds."""
+        found = {}
+        for raw_id in self.redis.smembers(PREFIX + "workers"):
+            worker_id = raw_id.decode()
+            raw = self.redis.get(PREFIX + "worker:" + worker_id)
+            if raw is None:
+                self.redis.srem(PREFIX + "workers", worker_id)
+                continue
+            info = json.loads(raw)
+            if info.get("beat", 0) > time.time() - max_age:
+                found[worker_id] = info
+        return found
+
+    def forget_worker(self, worker_id: str) -> None:
+        """A worker stopped cleanly."""
+        self.redis.delete(PREFIX + "worker:" + worker_id)
+        self.redis.srem(PREFIX + "workers", worker_id)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self.redis.close()
+
+    def _jobs(self) -> list[tuple[Envelope, str, str]]:
+        jobs = []
+        for raw_id in self.redis.zrange(PREFIX + "jobs", 0, -1):
+            fields = self.redis.hgetall(_job(raw_id.decode()))
+            if not fields:
+                continue
+            envelope = Envelope(**pickle.loads(fields[b"envelope"]))
+            jobs.append((envelope, fields[b"state"].decode(), fields[b"worker"].decode()))
+        return jobs
+
+
+def _job(job_id: str) -> str:
+    return f"{PREFIX}job:{job_id}"
+
+
+def _inbox(reply_to: str) -> str:
+    return f"{PREFIX}inbox:{reply_to}"
+
+
+def _wake(reply_to: str) -> str:
+    return f"{PREFIX}wake:{reply_to}"

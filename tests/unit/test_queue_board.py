@@ -1,0 +1,137 @@
+"""The job boards (SQLite and a real Redis), the wake-up pipe and the result client."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from butler_ls.queue.client import JobClient, JobError
+from butler_ls.queue.jobs import Envelope, SqliteJobBoard
+from butler_ls.queue.wake import WakeChannel
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def board(request, tmp_path: Path):
+    if request.param == "sqlite":
+        board = SqliteJobBoard(tmp_path / "queue")
+    else:
+        from butler_ls.queue.redis_jobs import RedisJobBoard
+
+        board = RedisJobBoard(request.getfixturevalue("redis_url"))
+    yield board
+    board.close()
+
+
+def envelope(**kw) -> Envelope:
+    return Envelope(kind=kw.pop("kind", "echo"), payload=kw.pop("payload", {}), reply_to="me", **kw)
+
+
+def test_a_job_goes_from_recorded_to_delivered(board):
+    job = envelope(payload={"audio": b"\x00\x01"})
+    board.record(job)
+    assert board.counts() == {"queued": 1}
+    assert board.jobs_of("me")[0][0].payload["audio"] == b"\x00\x01"  # bytes travel
+    assert board.started(job.job_id, "w1")
+    board.post(job, "partial", {"n": 0}, index=0)
+    board.post(job, "final", {"done": True})
+    assert board.counts() == {"finished": 1}
+    assert not board.started(job.job_id, "w2"), "a finished job never runs twice"
+    messages = board.take("me")
+    assert [(m.kind, m.index, m.data) for m in messages] == [
+        ("partial", 0, {"n": 0}),
+        ("final", 0, {"done": True}),
+    ]
+    assert board.take("me") == messages  # kept until acknowledged
+    board.ack("me", [m.seq for m in messages])
+    assert board.take("me") == []
+    board.delivered(job.job_id)
+    assert board.counts() == {}
+
+
+def test_interrupted_jobs_are_those_of_dead_workers(board):
+    mine, theirs = envelope(), envelope()
+    for job, worker in ((mine, "dead"), (theirs, "alive")):
+        board.record(job)
+        board.started(job.job_id, worker)
+    assert [e.job_id for e in board.interrupted({"alive"})] == [mine.job_id]
+    board.requeued(mine.job_id)
+    assert board.interrupted(set()) == [theirs]
+
+
+def test_inbox_wait_wakes_on_post(board):
+    job = envelope()
+    board.record(job)
+    board.take("me")  # Redis: nothing; SQLite: opens the connection
+    assert board.wait("me", 0.05) is False
+    threading.Timer(0.1, board.post, args=(job, "final", {})).start()
+    start = time.monotonic()
+    assert board.wait("me", 5.0) is True
+    assert time.monotonic() - start < 2.0
+
+
+def test_heartbeats_and_settings(board):
+    board.heartbeat("w1", {"running": {}})
+    assert "w1" in board.workers()
+    board.forget_worker("w1")
+    assert "w1" not in board.workers()
+    board.put_settings("me", {"maxCpuPercent": 50})
+    assert board.settings_of("me") == {"maxCpuPercent": 50}
+    board.forget_owner("me")
+    assert board.settings_of("me") is None
+
+
+def test_wake_channel_without_a_reader_never_blocks(tmp_path: Path):
+    channel = WakeChannel(tmp_path / "w")
+    assert channel.notify() is False  # no reader yet: nothing to wake
+    assert channel.wait(0.01) is False
+    assert channel.notify() is True
+    assert channel.wait(1.0) is True
+    for _ in range(100_000):  # far more than a pipe holds: still never blocks
+        channel.notify()
+    assert channel.wait(0) is True
+    channel.close()
+
+
+def test_client_skips_repeated_partials_and_applies_each_once(tmp_path: Path):
+    board = SqliteJobBoard(tmp_path / "queue")
+    enqueued: list[Envelope] = []
+
+    class Task:
+        def __call__(self, data, priority):
+            enqueued.append(Envelope(**data))
+
+    async def scenario():
+        client = JobClient(board, Task, asyncio.get_running_loop(), owner="me")
+        client.start()
+        seen = []
+        job = asyncio.ensure_future(
+            client.submit("sleep", {}, on_event=lambda m: seen.append((m.kind, m.index)))
+        )
+        while not enqueued:
+            await asyncio.sleep(0.01)
+        env = enqueued[0]
+        board.started(env.job_id, "w1")
+        board.post(env, "partial", {}, index=0)
+        board.post(env, "partial", {}, index=1)
+        # The worker dies; the re-run repeats both partials, then goes on.
+        board.started(env.job_id, "w2")
+        for index in range(3):
+            board.post(env, "partial", {}, index=index)
+        board.post(env, "final", {"ok": 1})
+        assert await asyncio.wait_for(job, 5) == {"ok": 1}
+        assert [s for s in seen if s[0] == "partial"] == [("partial", i) for i in range(3)]
+        failing = asyncio.ensure_future(client.submit("nope", {}))
+        while len(enqueued) < 2:
+            await asyncio.sleep(0.01)
+        board.post(enqueued[1], "error", {"message": "no handler"})
+        with pytest.raises(JobError, match="no handler"):
+            await asyncio.wait_for(failing, 5)
+        client.close()
+
+    asyncio.run(scenario())
+    assert board.take("me") == []  # everything acknowledged
+    assert board.counts() == {}
