@@ -177,6 +177,29 @@ class SqliteJobBoard:
         )
         return [(_load(blob), state) for blob, state in rows]
 
+    def owners(self) -> set[str]:
+        """Every inbox that has jobs or results waiting."""
+        rows = self._connection().execute(
+            "select reply_to from job union select reply_to from inbox"
+        )
+        return {owner for (owner,) in rows.fetchall()}
+
+    def reassign(self, old: str, new: str) -> int:
+        """Hand a gone submitter's jobs and results to ``new``; returns how many jobs."""
+        with self._db() as db:
+            moved = db.execute("update job set reply_to = ? where reply_to = ?", (new, old))
+            db.execute("update inbox set reply_to = ? where reply_to = ?", (new, old))
+            count = moved.rowcount
+        self.notify(new)
+        return count
+
+    def envelope(self, job_id: str) -> Envelope | None:
+        """The envelope of a recorded job."""
+        row = (
+            self._connection().execute("select envelope from job where id = ?", (job_id,))
+        ).fetchone()
+        return _load(row[0]) if row else None
+
     def counts(self) -> dict[str, int]:
         """Jobs by state, over every submitter."""
         rows = self._connection().execute("select state, count(*) from job group by state")

@@ -92,6 +92,34 @@ class RedisJobBoard:
         """Unfinished jobs of one submitter, with their state, oldest first."""
         return [(env, state) for env, state, _ in self._jobs() if env.reply_to == reply_to]
 
+    def owners(self) -> set[str]:
+        """Every inbox that has jobs or results waiting."""
+        owners = {env.reply_to for env, _, _ in self._jobs()}
+        for key in self.redis.scan_iter(match=_inbox("*")):
+            owners.add(key.decode().removeprefix(_inbox("")))
+        return owners
+
+    def reassign(self, old: str, new: str) -> int:
+        """Hand a gone submitter's jobs and results to ``new``; returns how many jobs."""
+        count = 0
+        for env, _, _ in self._jobs():
+            if env.reply_to == old:
+                moved = attrs.evolve(env, reply_to=new)
+                self.redis.hset(
+                    _job(env.job_id),
+                    mapping={"reply_to": new, "envelope": pickle.dumps(attrs.asdict(moved))},
+                )
+                count += 1
+        while self.redis.lmove(_inbox(old), _inbox(new), "LEFT", "RIGHT") is not None:
+            pass
+        self.notify(new)
+        return count
+
+    def envelope(self, job_id: str) -> Envelope | None:
+        """The envelope of a recorded job."""
+        raw = self.redis.hget(_job(job_id), "envelope")
+        return Envelope(**pickle.loads(raw)) if raw else None
+
     def counts(self) -> dict[str, int]:
         """Jobs by state, over every submitter."""
         counts: dict[str, int] = {}

@@ -6,7 +6,9 @@ There is one Huey task, ``butler.run_job``; what it does is named by the envelop
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -71,7 +73,8 @@ def _sleep(ctx: JobContext, payload: dict[str, Any]) -> Any:
     for step in range(steps):
         time.sleep(float(payload.get("seconds", 0.1)) / max(steps, 1))
         ctx.partial({"step": step, "at": time.time()})
-    return {"steps": steps, "threads": ctx.threads}
+    nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    return {"steps": steps, "threads": ctx.threads, "nice": nice}
 
 
 class Runner:
@@ -92,7 +95,10 @@ class Runner:
 
     def run(self, envelope: Envelope, attempt: int) -> None:
         """Run one job to its final (or error) result; RetryTask defers throttled work."""
-        threads = 1
+        threads, low_priority = 1, envelope.priority == "batch"
+        if low_priority and self._batch_running():
+            # One batch job at a time: the other consumer thread stays free for dictation.
+            raise RetryTask("another batch job is running", delay=1.0)
         if self.decide is not None:
             decision = self.decide(envelope, attempt)
             if not decision.run:
@@ -101,17 +107,21 @@ class Runner:
                     envelope, "throttled", {"reason": decision.reason, "retryIn": decision.retry_in}
                 )
                 raise RetryTask(decision.reason, delay=decision.retry_in)
-            threads = decision.threads
+            threads, low_priority = decision.threads, decision.low_priority
         if not self.board.started(envelope.job_id, self.worker_id):
             return  # already finished by an earlier run: never twice
         self.board.post(envelope, "started", {"worker": self.worker_id})
         func = HANDLERS.get(envelope.kind)
         with self._lock:
-            self.current[envelope.job_id] = envelope.kind
+            self.current[envelope.job_id] = envelope.priority
         try:
             if func is None:
                 raise JobFailed(f"this worker has no handler for jobs of kind {envelope.kind!r}")
-            result = func(JobContext(envelope, self.board, threads), envelope.payload)
+            context = JobContext(envelope, self.board, threads)
+            if low_priority:
+                result = _in_low_priority_thread(func, context, envelope.payload)
+            else:
+                result = func(context, envelope.payload)
         except JobFailed as exc:
             self.board.post(envelope, "error", {"message": str(exc)})
         except Exception as exc:
@@ -124,6 +134,34 @@ class Runner:
         finally:
             with self._lock:
                 self.current.pop(envelope.job_id, None)
+
+    def _batch_running(self) -> bool:
+        with self._lock:
+            return "batch" in self.current.values()
+
+
+def _in_low_priority_thread(func: Handler, context: JobContext, payload: dict[str, Any]) -> Any:
+    """Run ``func`` in a thread of its own at nice 10, so batch work yields the CPU.
+
+    Linux keeps a nice value per thread, and an unprivileged process cannot raise it
+    back: a fresh thread that ends with the job leaves the consumer threads untouched.
+    """
+    outcome: dict[str, Any] = {}
+
+    def body() -> None:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        try:
+            outcome["result"] = func(context, payload)
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=body, name=f"batch-{context.envelope.job_id[:8]}")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("result")
 
 
 def register(huey: Huey, runner: Runner | None = None) -> TaskWrapper:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import socket
 from typing import Any
 
 from butler_ls import events
@@ -18,6 +20,28 @@ from butler_ls.queue.jobs import Envelope, Priority, SqliteJobBoard
 from butler_ls.queue.supervisor import Supervisor
 
 logger = logging.getLogger(__name__)
+
+
+ADOPT_SECONDS = 5.0
+
+
+def owner_is_gone(owner: str) -> bool:
+    """True for an inbox of a server on this machine whose process has ended."""
+    try:
+        prefix, pid, _ = owner.rsplit("-", 2)
+        host = prefix.removeprefix("srv-")
+        pid_number = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname():
+        return False  # another machine's server (Redis): not ours to judge
+    try:
+        os.kill(pid_number, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class Jobs:
@@ -44,6 +68,14 @@ class Jobs:
             throttle=to_wire(self._plugin.ctx.settings)["throttle"],
             on_event=on_event,
         )
+
+    def on_recovered(self, kind: str, handler: Any) -> None:
+        """Receive results of ``kind`` jobs that a server which is gone submitted.
+
+        ``handler(envelope, message)`` gets each message (started, partial, final,
+        error) of such a job, in order, once; nothing else would ever apply them.
+        """
+        self._plugin.recovery[kind] = handler
 
     async def ensure_worker(self) -> None:
         """Start the worker now (for example when dictation is about to begin)."""
@@ -79,13 +111,49 @@ class TaskQueuePlugin(Plugin):
             asyncio.get_running_loop(),
             before_submit=self._before_submit,
         )
+        self.recovery: dict[str, Any] = {}
+        self.recovered = 0
+        self.client.orphan_handler = self._recovered_result
         self.client.start()
+        ctx.run_task(self._adopt_orphans(), "adopt-orphans")
         self._share_settings()
         ctx.connect(events.config_changed, lambda sender, **kw: self._share_settings())
         ctx.provide("queue.jobs", Jobs(self))
         ctx.provide("status.worker", self.supervisor.status)
         ctx.provide("status.queue", self.queue_status)
         ctx.command("butler.queue.status", self.queue_status_command)
+
+    async def _adopt_orphans(self) -> None:
+        """Take over the jobs and results of servers on this machine that are gone."""
+        while True:
+            try:
+                adopted = 0
+                for owner in await asyncio.to_thread(self.board.owners):
+                    if owner != self.client.owner and owner_is_gone(owner):
+                        adopted += await asyncio.to_thread(
+                            self.board.reassign, owner, self.client.owner
+                        )
+                        logger.info("took over the queue inbox of %s, which is gone", owner)
+                if adopted:
+                    # Their interrupted jobs need a worker to run again.
+                    await self.supervisor.ensure()
+            except Exception:
+                logger.exception("adopting the jobs of stopped servers failed")
+            await asyncio.sleep(ADOPT_SECONDS)
+
+    async def _recovered_result(self, message: Any) -> None:
+        envelope = await asyncio.to_thread(self.board.envelope, message.job_id)
+        handler = self.recovery.get(envelope.kind) if envelope else None
+        if handler is None:
+            logger.info(
+                "a %s result of an earlier session's job has no taker; dropped", message.kind
+            )
+            return
+        if message.kind in ("final", "error"):
+            self.recovered += 1
+        result = handler(envelope, message)
+        if asyncio.iscoroutine(result):
+            await result
 
     def _share_settings(self) -> None:
         self.board.put_settings(self.client.owner, to_wire(self.ctx.settings)["throttle"])
@@ -124,4 +192,5 @@ class TaskQueuePlugin(Plugin):
         if reason:
             answer["throttled"] = {"reason": reason}
         answer["mine"] = self.client.counts()
+        answer["recovered"] = self.recovered
         return answer

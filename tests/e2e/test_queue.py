@@ -180,3 +180,45 @@ async def test_throttling_defers_batch_work_and_lets_dictation_through(
     answer = await asyncio.wait_for(batch, 30)
     assert answer["result"]["echo"] == "later"
     assert any(e["kind"] == "throttled" for e in answer["events"])
+
+
+async def test_a_restarted_server_gets_the_results_of_its_predecessor(
+    start_server: StartServer, options: dict, backend: str
+):
+    first = await start_server(init_options=options)
+    await execute(first, "test.job", {"kind": "echo"})
+    job = asyncio.ensure_future(
+        execute(first, "test.job", {"kind": "sleep", "payload": {"seconds": 1.5, "steps": 5}})
+    )
+
+    async def running():
+        return (await queue_status(first))["running"] == 1
+
+    await wait_until(running)
+    os.kill(server_pid(first), signal.SIGKILL)  # its worker goes too, mid-job
+    await asyncio.gather(job, return_exceptions=True)
+
+    second = await start_server(init_options=options)
+
+    async def recovered():
+        messages = (await execute(second, "test.recovered"))["messages"]
+        return messages if any(m["kind"] == "final" for m in messages) else None
+
+    messages = await wait_until(recovered, timeout=40)
+    steps = [m["data"]["step"] for m in messages if m["kind"] == "partial"]
+    assert steps == sorted(set(steps)), "each partial once, in order"
+    assert steps[-1] == 4
+    assert [m["kind"] for m in messages].count("final") == 1
+    assert (await queue_status(second))["recovered"] == 1
+
+
+async def test_batch_work_runs_at_low_os_priority(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
+    batch = await execute(client, "test.job", {"kind": "sleep", "payload": {"steps": 1}})
+    live = await execute(
+        client, "test.job", {"kind": "sleep", "priority": "interactive", "payload": {"steps": 1}}
+    )
+    assert batch["result"]["nice"] == 10
+    assert live["result"]["nice"] == 0

@@ -17,6 +17,22 @@ class JobProbe(Plugin):
     def activate(self, ctx):
         self.ctx = ctx
         ctx.command("test.job", self.job, arguments=JobArguments)
+        ctx.command("test.recovered", self.recovered_results)
+        self.recovered = []
+        ctx.require("queue.jobs").on_recovered("sleep", self.on_recovered)
+
+    def on_recovered(self, envelope, message):
+        self.recovered.append(
+            {
+                "job": envelope.job_id,
+                "kind": message.kind,
+                "index": message.index,
+                "data": message.data,
+            }
+        )
+
+    def recovered_results(self, _):
+        return {"messages": self.recovered}
 
     async def job(self, args):
         jobs = self.ctx.require("queue.jobs")
