@@ -11,6 +11,7 @@ import argparse
 import json
 import math
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -221,12 +222,15 @@ def measure(args: argparse.Namespace, tmp: Path, consumers: dict[str, Consumer])
     pickups: dict[str, list[float]] = {"butler": [], "huey_fast": [], "huey_default": []}
     started_seen: list[float] = []
     cpu: dict[str, list[float]] = {name: [] for name in consumers}
+    # A fixed idle would land each enqueue at the same phase of a polling consumer's
+    # backoff sleep (4-5 s long after 30 s), giving the same latency every round.
+    rng = random.Random(args.seed)
     for _ in range(args.samples):
         for consumer in consumers.values():
             consumer.check_alive()
         before = {name: c.cpu_seconds() for name, c in consumers.items()}
         wall = time.monotonic()
-        time.sleep(args.idle)
+        time.sleep(args.idle + rng.uniform(0, args.jitter))
         wall = time.monotonic() - wall
         for name, c in consumers.items():
             cpu[name].append((c.cpu_seconds() - before[name]) / wall * 100)
@@ -245,7 +249,11 @@ def measure(args: argparse.Namespace, tmp: Path, consumers: dict[str, Consumer])
 
     partial = butler.partial_latencies(args.partial_seconds, args.partial_steps)
 
-    report: dict[str, Any] = {"idle_seconds": args.idle, "samples": args.samples}
+    report: dict[str, Any] = {
+        "idle_seconds": args.idle,
+        "idle_jitter_seconds": args.jitter,
+        "samples": args.samples,
+    }
     for name in ("butler", "huey_default", "huey_fast"):
         report[name] = {
             **summary(pickups[name]),
@@ -270,8 +278,10 @@ def measure(args: argparse.Namespace, tmp: Path, consumers: dict[str, Consumer])
         "to the server reading the 'started' message from its inbox",
         "huey_default: stock huey_consumer -w 1 (-d 0.1 -m 10 -b 1.15); huey_fast: -d 0.01 "
         "-m 0.05; both on a plain SqliteHuey with a task returning time.time()",
-        "each round: idle, then butler, huey_fast, huey_default one after another, each "
-        "result awaited before the next enqueue",
+        "each round: idle (idle_seconds plus a uniform random 0..idle_jitter_seconds, so "
+        "polling consumers are caught at a random point of their sleep), then butler, "
+        "huey_fast, huey_default one after another, each result awaited before the next "
+        "enqueue",
         "idle_cpu_percent: CPU time of the consumer process over the first idle window, in "
         "percent of one core; _mean: over all idle windows; CPU time is counted in clock "
         "ticks (10 ms), so a 2 s window cannot show less than 0.5%",
@@ -301,6 +311,10 @@ def _verdict(report: dict[str, Any]) -> dict[str, bool | None]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--idle", type=float, default=30.0, help="seconds idle before a sample")
+    parser.add_argument(
+        "--jitter", type=float, default=5.0, help="random extra idle, 0 to this many seconds"
+    )
+    parser.add_argument("--seed", type=int, default=1, help="seed of the idle jitter")
     parser.add_argument("--samples", type=int, default=8, help="samples after an idle, per queue")
     parser.add_argument("--burst", type=int, default=200, help="warm samples on butler only")
     parser.add_argument("--partial-steps", type=int, default=100)
