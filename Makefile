@@ -8,9 +8,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps demo test unit e2e lint bench clean
 
-# System packages the tests use: redis-server (the Redis queue backend). As root (CI,
+# System packages the tests use: redis-server (the Redis queue backend), espeak-ng
+# (generated speech for format tests). As root (CI,
 # a fresh machine) they are installed; otherwise the command to run is printed.
-SYSTEM_PACKAGES := redis-server
+SYSTEM_PACKAGES := redis-server espeak-ng
 system-deps:
 	@missing=""; for bin in $(SYSTEM_PACKAGES); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
 	if [ -n "$$missing" ]; then \

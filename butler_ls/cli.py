@@ -40,6 +40,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .worker import add_arguments
 
     add_arguments(worker)
+    transcribe = commands.add_parser(
+        "transcribe", help="print the transcript of an audio file (same engine as the server)"
+    )
+    from .transcribe_cli import add_arguments as transcribe_arguments
+
+    transcribe_arguments(transcribe)
     return parser
 
 
@@ -61,6 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         from .worker import main as worker_main
 
         return worker_main(args)
+    if args.command == "transcribe":
+        from .transcribe_cli import main as transcribe_main
+
+        return transcribe_main(args)
     if not args.tcp and (args.host is not None or args.port is not None):
         parser.error("--host and --port only apply with --tcp")
     args.host = args.host or "127.0.0.1"

@@ -7,6 +7,7 @@ bad arguments answer InvalidParams naming the field, and the server stays up.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
 import re
@@ -73,7 +74,11 @@ _STRICT: dict[type, tuple[type, ...]] = {
     bool: (bool,),
 }
 
-converter = _make_converter()
+
+@functools.cache
+def converter() -> cattrs.Converter:
+    """The shared converter, built on first use (it costs start-up time otherwise)."""
+    return _make_converter()
 
 
 def structure_arguments(arguments: Any, cls: type | None, command_id: str) -> Any:
@@ -95,7 +100,7 @@ def structure_arguments(arguments: Any, cls: type | None, command_id: str) -> An
             f"{command_id} takes a JSON object as its argument, got {type(value).__name__}"
         )
     try:
-        return converter.structure(value, cls)
+        return converter().structure(value, cls)
     except cattrs.BaseValidationError as exc:
         # Name fields as the client spells them (camelCase), not as Python does.
         problems = [
@@ -111,7 +116,7 @@ def unstructure_result(result: Any) -> Any:
     """A handler's answer as JSON-ready data (attrs classes become camelCase objects)."""
     if result is None:
         return {}
-    return converter.unstructure(result)
+    return converter().unstructure(result)
 
 
 @attrs.frozen

@@ -61,15 +61,17 @@ def main(args: argparse.Namespace) -> int:
     for problem in problems:
         logger.warning("settings: %s", problem)
     backend, url = settings.queue.backend, settings.queue.url
-    if args.queue:
-        if not args.queue.startswith(("redis://", "rediss://", "unix://")):
+    # The server passes the URL in the environment: it may hold a password.
+    queue_url = args.queue or os.environ.get("BUTLER_QUEUE_URL")
+    if queue_url:
+        if not queue_url.startswith(("redis://", "rediss://", "unix://")):
             print(
-                f"butler-ls worker: --queue {args.queue!r} is not a Redis URL; "
+                f"butler-ls worker: --queue {queue_url!r} is not a Redis URL; "
                 f"use redis://host:6379/0",
                 file=sys.stderr,
             )
             return 2
-        backend, url = "redis", args.queue
+        backend, url = "redis", queue_url
     directory = Path(args.directory or settings.queue.directory or paths.queue_dir).expanduser()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -120,6 +122,7 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
         board.requeued(envelope.job_id)
         enqueue(task, envelope)
 
+    _requeue_lost(huey, board, task)
     stop = threading.Event()
     beat = threading.Thread(
         target=_heartbeat, args=(board, worker_id, runner, stop), daemon=True, name="heartbeat"
@@ -153,6 +156,21 @@ def _board(backend: str, url: str | None, directory: Path) -> Any:
     return SqliteJobBoard(directory)
 
 
+def _requeue_lost(huey: Any, board: Any, task: Any) -> None:
+    """Enqueue again the recorded jobs whose message is gone (a crash between the
+    server's record and enqueue, or between a worker's dequeue and start)."""
+    from .queue.tasks import enqueue
+
+    present = set()
+    for item in list(huey.pending()) + list(huey.scheduled()):
+        with contextlib.suppress(Exception):
+            present.add(item.args[0]["job_id"])
+    for envelope in board.queued(older_than=5.0):
+        if envelope.job_id not in present:
+            logger.info("re-enqueuing job %s, whose message was lost", envelope.job_id)
+            enqueue(task, envelope)
+
+
 def _other_live_workers(board: Any, backend: str) -> set[str]:
     """Workers that may still finish what they started (so their jobs are not re-run)."""
     if backend != "redis":
@@ -174,8 +192,15 @@ def _other_live_workers(board: Any, backend: str) -> set[str]:
 def _heartbeat(board: Any, worker_id: str, runner: Any, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
+            engine = sys.modules.get("butler_ls.transcription")
+            models = engine.ENGINE.loaded() if engine is not None else []
             board.heartbeat(
-                worker_id, {"running": dict(runner.current), "throttled": runner.last_throttle}
+                worker_id,
+                {
+                    "running": dict(runner.current),
+                    "throttled": runner.last_throttle,
+                    "models": models,
+                },
             )
         except Exception:
             logger.exception("heartbeat failed")

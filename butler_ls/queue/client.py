@@ -85,6 +85,7 @@ class JobClient:
         priority: Priority = "batch",
         throttle: dict[str, Any] | None = None,
         on_event: EventHandler | None = None,
+        job_id: str | None = None,
     ) -> Any:
         """Run a job in the worker and return its final result (JobError if it failed)."""
         envelope = Envelope(
@@ -93,6 +94,7 @@ class JobClient:
             reply_to=self.owner,
             priority=priority,
             throttle=throttle or {},
+            **({"job_id": job_id} if job_id else {}),
         )
         job = Job(envelope, self.loop.create_future(), on_event)
         self.jobs[envelope.job_id] = job
@@ -124,7 +126,7 @@ class JobClient:
 
     def throttled(self) -> str | None:
         """The reason a job of this server waits, if one does."""
-        return next((j.throttled for j in self.jobs.values() if j.state == "throttled"), None)
+        return next((j.throttled for j in self.jobs.values() if j.throttled), None)
 
     def close(self) -> None:
         """Stop reading (results stay in the inbox for a later session)."""
@@ -176,7 +178,9 @@ class JobClient:
         elif message.kind == "started":
             job.state, job.throttled = "running", None
         elif message.kind == "throttled":
-            job.state, job.throttled = "throttled", message.data.get("reason")
+            job.throttled = message.data.get("reason")
+            if not message.data.get("running"):
+                job.state = "throttled"
         if job.on_event is not None and message.kind != "final":
             try:
                 await _maybe_await(job.on_event(message))

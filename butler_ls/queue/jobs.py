@@ -85,6 +85,7 @@ class SqliteJobBoard:
                     job_id text not null, kind text not null, idx integer not null,
                     data text not null);
                 create index if not exists inbox_reply on inbox (reply_to, seq);
+                create table if not exists cancelled (id text primary key);
                 create table if not exists owner_settings (
                     owner text primary key, settings text not null);
                 create table if not exists worker (
@@ -156,6 +157,7 @@ class SqliteJobBoard:
         """The final result was applied: the job is over."""
         with self._db() as db:
             db.execute("delete from job where id = ?", (job_id,))
+            db.execute("delete from cancelled where id = ?", (job_id,))
 
     def wait(self, reply_to: str, timeout: float) -> bool:
         """Block until results may have arrived in ``reply_to`` (or the timeout)."""
@@ -187,11 +189,24 @@ class SqliteJobBoard:
     def reassign(self, old: str, new: str) -> int:
         """Hand a gone submitter's jobs and results to ``new``; returns how many jobs."""
         with self._db() as db:
-            moved = db.execute("update job set reply_to = ? where reply_to = ?", (new, old))
+            rows = db.execute("select id, envelope from job where reply_to = ?", (old,)).fetchall()
+            for job_id, blob in rows:
+                moved = attrs.evolve(_load(blob), reply_to=new)
+                db.execute(
+                    "update job set reply_to = ?, envelope = ? where id = ?",
+                    (new, _dump(moved), job_id),
+                )
             db.execute("update inbox set reply_to = ? where reply_to = ?", (new, old))
-            count = moved.rowcount
+            db.execute("delete from owner_settings where owner = ?", (old,))
+            # Finished jobs whose results were all applied: only the clean-up was missed.
+            db.execute(
+                "delete from job where reply_to = ? and state = 'finished' and id not in "
+                "(select job_id from inbox where reply_to = ?)",
+                (new, new),
+            )
+        (self.directory / f"inbox-{_safe(old)}.wake").unlink(missing_ok=True)
         self.notify(new)
-        return count
+        return len(rows)
 
     def envelope(self, job_id: str) -> Envelope | None:
         """The envelope of a recorded job."""
@@ -204,6 +219,16 @@ class SqliteJobBoard:
         """Jobs by state, over every submitter."""
         rows = self._connection().execute("select state, count(*) from job group by state")
         return dict(rows.fetchall())
+
+    def cancel(self, job_id: str) -> None:
+        """Ask the worker to stop a job (checked between segments, and before it starts)."""
+        with self._db() as db:
+            db.execute("insert or ignore into cancelled values (?)", (job_id,))
+
+    def is_cancelled(self, job_id: str) -> bool:
+        """Whether the submitter asked to stop ``job_id``."""
+        row = self._connection().execute("select 1 from cancelled where id = ?", (job_id,))
+        return row.fetchone() is not None
 
     def put_settings(self, owner: str, settings: dict[str, Any]) -> None:
         """The submitter's current ``throttle`` settings; queued jobs follow changes."""
@@ -230,11 +255,12 @@ class SqliteJobBoard:
         return json.loads(row[0]) if row else None
 
     def started(self, job_id: str, worker_id: str) -> bool:
-        """Mark a job running on ``worker_id``; False if it is already over (skip it)."""
+        """Mark a queued job running on ``worker_id``; False if it is running or over already
+        (a duplicate message, a re-run that lost the race): skip it then."""
         with self._db() as db:
             cursor = db.execute(
                 "update job set state = 'running', worker = ?, attempts = attempts + 1, "
-                "updated = ? where id = ? and state != 'finished'",
+                "updated = ? where id = ? and state = 'queued'",
                 (worker_id, time.time(), job_id),
             )
             return cursor.rowcount == 1
@@ -261,6 +287,14 @@ class SqliteJobBoard:
             .fetchall()
         )
         return [_load(blob) for blob, worker in rows if worker not in alive_workers]
+
+    def queued(self, older_than: float = 0.0) -> list[Envelope]:
+        """Jobs recorded as queued for at least ``older_than`` seconds."""
+        rows = self._connection().execute(
+            "select envelope from job where state = 'queued' and updated < ? order by created",
+            (time.time() - older_than,),
+        )
+        return [_load(blob) for (blob,) in rows.fetchall()]
 
     def requeued(self, job_id: str) -> None:
         """The job's message was enqueued again."""

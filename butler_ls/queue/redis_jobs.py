@@ -112,6 +112,7 @@ class RedisJobBoard:
                 count += 1
         while self.redis.lmove(_inbox(old), _inbox(new), "LEFT", "RIGHT") is not None:
             pass
+        self.forget_owner(old)
         self.notify(new)
         return count
 
@@ -126,6 +127,14 @@ class RedisJobBoard:
         for _, state, _ in self._jobs():
             counts[state] = counts.get(state, 0) + 1
         return counts
+
+    def cancel(self, job_id: str) -> None:
+        """Ask the worker to stop a job (checked between segments, and before it starts)."""
+        self.redis.set(PREFIX + "cancel:" + job_id, 1, ex=24 * 3600)
+
+    def is_cancelled(self, job_id: str) -> bool:
+        """Whether the submitter asked to stop ``job_id``."""
+        return bool(self.redis.exists(PREFIX + "cancel:" + job_id))
 
     def put_settings(self, owner: str, settings: dict[str, Any]) -> None:
         """The submitter's current ``throttle`` settings; queued jobs follow changes."""
@@ -146,8 +155,8 @@ class RedisJobBoard:
         """Mark a job running on ``worker_id``; False if it is already over (skip it)."""
         key = _job(job_id)
         state = self.redis.hget(key, "state")
-        if state is None or state == b"finished":
-            return False
+        if state != b"queued":
+            return False  # running elsewhere, or over: a duplicate message
         with self.redis.pipeline() as pipe:
             pipe.hset(key, mapping={"state": "running", "worker": worker_id})
             pipe.hincrby(key, "attempts", 1)
@@ -174,6 +183,16 @@ class RedisJobBoard:
             for env, state, worker in self._jobs()
             if state == "running" and worker not in alive_workers
         ]
+
+    def queued(self, older_than: float = 0.0) -> list[Envelope]:
+        """Jobs recorded as queued (for at least ``older_than`` seconds, by creation)."""
+        limit = time.time() - older_than
+        jobs = []
+        for env, state, _ in self._jobs():
+            created = self.redis.hget(_job(env.job_id), "created")
+            if state == "queued" and created is not None and float(created) < limit:
+                jobs.append(env)
+        return jobs
 
     def requeued(self, job_id: str) -> None:
         """The job's message was enqueued again."""

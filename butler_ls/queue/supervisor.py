@@ -32,12 +32,12 @@ class Supervisor:
         directory: Path,
         *,
         redis_url: str | None = None,
-        env: dict[str, str] | None = None,
+        log_dir: Path | None = None,
     ) -> None:
         self.board = board
         self.directory = directory
         self.redis_url = redis_url
-        self.env = env
+        self.log_dir = log_dir
         self.process: subprocess.Popen[bytes] | None = None
         self.state = "not started"
         self.reason: str | None = None
@@ -56,8 +56,6 @@ class Supervisor:
             self._monitor = asyncio.get_running_loop().create_task(
                 self._watch(), name="worker-supervisor"
             )
-        if self.state == "failed":
-            raise RuntimeError(self.reason or "the worker cannot start")
 
     def status(self) -> dict[str, Any]:
         """``{state, pid?, owned, restarts, reason?}`` for butler.status and queue status."""
@@ -152,17 +150,28 @@ class Supervisor:
             "--directory",
             str(self.directory),
         ]
+        env = dict(os.environ)
         if self.redis_url:
-            command += ["--queue", self.redis_url]
+            # Through the environment, not argv: the URL may hold a password.
+            env["BUTLER_QUEUE_URL"] = self.redis_url
         self.state = "starting"
         logger.info("starting the worker")
-        self.process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env=self.env,
-        )
+        # The worker logs to worker.log; its stderr keeps what dies before logging starts.
+        stderr: Any = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            stderr = open(self.log_dir / "worker.stderr", "ab")  # noqa: SIM115
+        try:
+            self.process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env=env,
+            )
+        finally:
+            if stderr is not subprocess.DEVNULL:
+                stderr.close()
         self._started_at = time.monotonic()
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:

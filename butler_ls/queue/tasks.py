@@ -6,7 +6,6 @@ There is one Huey task, ``butler.run_job``; what it does is named by the envelop
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import threading
@@ -19,7 +18,9 @@ from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import RetryTask
 
+from ..errors import ButlerError
 from .jobs import PRIORITY_VALUE, Envelope, SqliteJobBoard
+from .throttle import set_low_priority
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +51,10 @@ class JobContext:
 
     _index: int = 0
 
+    def cancelled(self) -> bool:
+        """Whether the submitter asked to stop this job."""
+        return self.board.is_cancelled(self.envelope.job_id)
+
     def partial(self, data: Any) -> None:
         """Send one partial result to the submitter, now."""
         self.board.post(self.envelope, "partial", data, index=self._index)
@@ -77,6 +82,14 @@ def _sleep(ctx: JobContext, payload: dict[str, Any]) -> Any:
     return {"steps": steps, "threads": ctx.threads, "nice": nice}
 
 
+@handler("transcribe")
+def _transcribe(ctx: JobContext, payload: dict[str, Any]) -> Any:
+    """Speech to text with faster-whisper (imported here: only the worker needs it)."""
+    from ..transcription import run_job
+
+    return run_job(ctx, payload)
+
+
 class Runner:
     """Runs envelopes in the worker: throttling, bookkeeping, results."""
 
@@ -92,24 +105,42 @@ class Runner:
         self.current: dict[str, str] = {}
         self._lock = threading.Lock()
         self.last_throttle: str | None = None
+        self._deferrals: dict[str, int] = {}
+        self._told: dict[str, str | None] = {}
 
-    def run(self, envelope: Envelope, attempt: int) -> None:
+    def run(self, envelope: Envelope) -> None:
         """Run one job to its final (or error) result; RetryTask defers throttled work."""
         threads, low_priority = 1, envelope.priority == "batch"
         if low_priority and self._batch_running():
             # One batch job at a time: the other consumer thread stays free for dictation.
             raise RetryTask("another batch job is running", delay=1.0)
         if self.decide is not None:
+            # Huey resets task.retries around RetryTask, so the deferrals are counted here.
+            attempt = self._deferrals.get(envelope.job_id, 0)
             decision = self.decide(envelope, attempt)
             if not decision.run:
                 self.last_throttle = decision.reason
-                self.board.post(
-                    envelope, "throttled", {"reason": decision.reason, "retryIn": decision.retry_in}
-                )
+                self._deferrals[envelope.job_id] = attempt + 1
+                if self._told.get(envelope.job_id) != decision.reason:
+                    self._told[envelope.job_id] = decision.reason
+                    self.board.post(
+                        envelope,
+                        "throttled",
+                        {"reason": decision.reason, "retryIn": decision.retry_in},
+                    )
                 raise RetryTask(decision.reason, delay=decision.retry_in)
+            self._deferrals.pop(envelope.job_id, None)
+            self._told.pop(envelope.job_id, None)
+            self.last_throttle = decision.reason
+            if decision.reason:
+                # Interactive work under pressure: it runs, slower; say why.
+                self.board.post(envelope, "throttled", {"reason": decision.reason, "running": True})
             threads, low_priority = decision.threads, decision.low_priority
         if not self.board.started(envelope.job_id, self.worker_id):
             return  # already finished by an earlier run: never twice
+        if self.board.is_cancelled(envelope.job_id):
+            self.board.post(envelope, "error", {"message": "cancelled before it started"})
+            return
         self.board.post(envelope, "started", {"worker": self.worker_id})
         func = HANDLERS.get(envelope.kind)
         with self._lock:
@@ -122,7 +153,8 @@ class Runner:
                 result = _in_low_priority_thread(func, context, envelope.payload)
             else:
                 result = func(context, envelope.payload)
-        except JobFailed as exc:
+        except (JobFailed, ButlerError) as exc:
+            # The job's own answer (bad audio, missing model, cancelled): the worker is fine.
             self.board.post(envelope, "error", {"message": str(exc)})
         except Exception as exc:
             logger.exception("job %s (%s) failed", envelope.job_id, envelope.kind)
@@ -130,7 +162,15 @@ class Runner:
                 envelope, "error", {"message": f"{type(exc).__name__}: {exc}", "internal": True}
             )
         else:
-            self.board.post(envelope, "final", result)
+            try:
+                self.board.post(envelope, "final", result)
+            except (TypeError, ValueError) as exc:
+                logger.error("job %s returned a result that is not JSON: %s", envelope.job_id, exc)
+                self.board.post(
+                    envelope,
+                    "error",
+                    {"message": f"the job's result is not JSON: {exc}", "internal": True},
+                )
         finally:
             with self._lock:
                 self.current.pop(envelope.job_id, None)
@@ -149,8 +189,7 @@ def _in_low_priority_thread(func: Handler, context: JobContext, payload: dict[st
     outcome: dict[str, Any] = {}
 
     def body() -> None:
-        with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+        set_low_priority(True)
         try:
             outcome["result"] = func(context, payload)
         except BaseException as exc:
@@ -167,11 +206,11 @@ def _in_low_priority_thread(func: Handler, context: JobContext, payload: dict[st
 def register(huey: Huey, runner: Runner | None = None) -> TaskWrapper:
     """Define ``butler.run_job`` on ``huey``; only the worker passes a ``runner``."""
 
-    @huey.task(context=True, name=TASK_NAME)
-    def run_job(envelope: dict[str, Any], task: Any = None) -> None:
+    @huey.task(name=TASK_NAME)
+    def run_job(envelope: dict[str, Any]) -> None:
         if runner is None:
             raise RuntimeError("butler.run_job runs in the worker only")
-        runner.run(Envelope(**envelope), attempt=task.retries if task else 0)
+        runner.run(Envelope(**envelope))
 
     return run_job
 

@@ -7,13 +7,17 @@ of ``butler.status``, and ``butler.queue.status``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from butler_ls import events
 from butler_ls.config import to_wire
+from butler_ls.errors import ButlerError
 from butler_ls.plugin_api import Plugin, PluginContext
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, Priority, SqliteJobBoard
@@ -59,15 +63,43 @@ class Jobs:
         *,
         priority: Priority = "batch",
         on_event: Any = None,
+        job_id: str | None = None,
     ) -> Any:
         """Run a job in the worker; returns its final result or raises ``Jobs.Error``."""
-        return await self._plugin.client.submit(
-            kind,
-            payload,
-            priority=priority,
-            throttle=to_wire(self._plugin.ctx.settings)["throttle"],
-            on_event=on_event,
-        )
+        if priority not in ("interactive", "batch"):
+            raise ValueError(f"priority must be 'interactive' or 'batch', not {priority!r}")
+        plugin = self._plugin
+        await plugin.ready()
+        assert plugin.client is not None
+        try:
+            return await plugin.client.submit(
+                kind,
+                payload,
+                priority=priority,
+                throttle=to_wire(plugin.ctx.settings)["throttle"],
+                on_event=on_event,
+                job_id=job_id,
+            )
+        except (JobError, ButlerError, asyncio.CancelledError):
+            raise
+        except Exception as exc:
+            if "redis" in type(exc).__module__:
+                raise ButlerError(describe_queue_error(exc, plugin.url)) from None
+            raise
+
+    def cancel(self, job_id: str) -> None:
+        """Ask the worker to stop ``job_id`` (blocking: call it from a thread)."""
+        self._plugin.board.cancel(job_id)
+
+    def workers(self) -> dict[str, Any]:
+        """Live workers and what they report (models in memory, running jobs)."""
+        board = self._plugin.board
+        if board is None or self._plugin.open_error:
+            return {}
+        try:
+            return board.workers()
+        except Exception:
+            return {}
 
     def on_recovered(self, kind: str, handler: Any) -> None:
         """Receive results of ``kind`` jobs that a server which is gone submitted.
@@ -79,52 +111,80 @@ class Jobs:
 
     async def ensure_worker(self) -> None:
         """Start the worker now (for example when dictation is about to begin)."""
+        await self._plugin.ready()
+        assert self._plugin.supervisor is not None
         await self._plugin.supervisor.ensure()
 
 
 class TaskQueuePlugin(Plugin):
-    """Wires the Huey app, the job board, the inbox reader and the supervisor."""
+    """Wires the job board, the inbox reader, the supervisor and (on first use) Huey."""
 
     def activate(self, ctx: PluginContext) -> None:
-        """Open the queue; the worker starts on the first job (see docs/queue.md)."""
+        """Register at once; open the queue in the background so start-up stays fast."""
         self.ctx = ctx
         queue = ctx.settings.queue
         self.backend = queue.backend
-        directory = ctx.server.paths.queue_dir
+        self.url = queue.url if self.backend == "redis" else None
+        self.directory = ctx.server.paths.queue_dir
         if queue.directory:
-            from pathlib import Path
+            self.directory = Path(queue.directory).expanduser()
+        self.recovery: dict[str, Any] = {}
+        self.recovered = 0
+        self._recovered_partials: dict[str, int] = {}
+        self.board: Any = None
+        self.supervisor: Supervisor | None = None
+        self.client: JobClient | None = None
+        self.open_error: str | None = None
+        self._opened = asyncio.Event()
+        ctx.provide("queue.jobs", Jobs(self))
+        ctx.provide("status.worker", self.worker_status)
+        ctx.provide("status.queue", self.queue_status)
+        ctx.command("butler.queue.status", self.queue_status_command)
+        ctx.run_task(self._open(), "open-queue")
 
-            directory = Path(queue.directory).expanduser()
-        self.directory = directory
+    async def _open(self) -> None:
+        try:
+            self.board = await asyncio.to_thread(self._make_board)
+            self.client = JobClient(
+                self.board,
+                self._make_task,
+                asyncio.get_running_loop(),
+                before_submit=self._before_submit,
+            )
+            self.client.orphan_handler = self._recovered_result
+            await asyncio.to_thread(self._share_settings)
+        except Exception as exc:
+            self.open_error = describe_queue_error(exc, self.url)
+            logger.warning("the task queue cannot open: %s", self.open_error)
+            self.ctx.server.show_warning(f"Butler's task queue cannot open: {self.open_error}")
+            return
+        finally:
+            self._opened.set()
+        self.supervisor = Supervisor(
+            self.board, self.directory, redis_url=self.url, log_dir=self.ctx.server.paths.log_dir
+        )
+        self.client.start()
+        self.ctx.connect(events.config_changed, self._settings_changed)
+        self.ctx.run_task(self._adopt_orphans(), "adopt-orphans")
+
+    def _make_board(self) -> Any:
         if self.backend == "redis":
             from butler_ls.queue.redis_jobs import RedisJobBoard
 
-            self.board: Any = RedisJobBoard(queue.url or "")
-        else:
-            self.board = SqliteJobBoard(directory)
-        self.supervisor = Supervisor(
-            self.board, directory, redis_url=queue.url if self.backend == "redis" else None
-        )
-        self.client = JobClient(
-            self.board,
-            self._make_task,
-            asyncio.get_running_loop(),
-            before_submit=self._before_submit,
-        )
-        self.recovery: dict[str, Any] = {}
-        self.recovered = 0
-        self.client.orphan_handler = self._recovered_result
-        self.client.start()
-        ctx.run_task(self._adopt_orphans(), "adopt-orphans")
-        self._share_settings()
-        ctx.connect(events.config_changed, lambda sender, **kw: self._share_settings())
-        ctx.provide("queue.jobs", Jobs(self))
-        ctx.provide("status.worker", self.supervisor.status)
-        ctx.provide("status.queue", self.queue_status)
-        ctx.command("butler.queue.status", self.queue_status_command)
+            board: Any = RedisJobBoard(self.url or "")
+            board.redis.ping()  # fail now, with a clear message, rather than at the first job
+            return board
+        return SqliteJobBoard(self.directory)
+
+    async def ready(self) -> None:
+        """Wait until the queue is open; ButlerError if it could not be."""
+        await self._opened.wait()
+        if self.open_error is not None:
+            raise ButlerError(f"the task queue is not available: {self.open_error}")
 
     async def _adopt_orphans(self) -> None:
         """Take over the jobs and results of servers on this machine that are gone."""
+        assert self.client is not None and self.supervisor is not None
         while True:
             try:
                 adopted = 0
@@ -149,48 +209,97 @@ class TaskQueuePlugin(Plugin):
                 "a %s result of an earlier session's job has no taker; dropped", message.kind
             )
             return
+        if message.kind == "partial":
+            seen = self._recovered_partials.get(message.job_id, 0)
+            if message.index < seen:
+                return  # a re-run repeats what was already handed over
+            self._recovered_partials[message.job_id] = message.index + 1
         if message.kind in ("final", "error"):
             self.recovered += 1
+            self._recovered_partials.pop(message.job_id, None)
         result = handler(envelope, message)
         if asyncio.iscoroutine(result):
             await result
 
+    def _settings_changed(self, sender: Any, **kwargs: Any) -> None:
+        self.ctx.run_task(asyncio.to_thread(self._share_settings), "share-settings")
+
     def _share_settings(self) -> None:
+        assert self.client is not None
         self.board.put_settings(self.client.owner, to_wire(self.ctx.settings)["throttle"])
 
     def _make_task(self) -> Any:
         from butler_ls.queue.app import make_huey
         from butler_ls.queue.tasks import register
 
-        queue = self.ctx.settings.queue
-        return register(make_huey(self.backend, directory=self.directory, url=queue.url))
+        return register(make_huey(self.backend, directory=self.directory, url=self.url))
 
     async def _before_submit(self, envelope: Envelope) -> None:
+        assert self.supervisor is not None
         await self.supervisor.ensure()
 
     async def deactivate(self) -> None:
         """Stop reading results and stop our worker (results wait for the next session)."""
-        self.client.close()
-        await self.supervisor.stop()
-        self.board.forget_owner(self.client.owner)
+        await self._opened.wait()
+        if self.client is not None:
+            self.client.close()
+        if self.supervisor is not None:
+            await self.supervisor.stop()
+        if self.board is not None and self.client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.board.forget_owner, self.client.owner)
+
+    def worker_status(self) -> dict[str, Any]:
+        """The worker part of ``butler.status``."""
+        if self.supervisor is None:
+            state = "unavailable" if self.open_error else "not started"
+            return {"state": state, **({"reason": self.open_error} if self.open_error else {})}
+        return self.supervisor.status()
 
     def queue_status(self) -> dict[str, Any]:
         """The queue part of ``butler.status``."""
-        counts = self.board.counts()
-        return {
-            "backend": self.backend,
-            "pending": counts.get("queued", 0),
-            "running": counts.get("running", 0),
-        }
+        answer: dict[str, Any] = {"backend": self.backend, "pending": 0, "running": 0}
+        if self.board is None or self.open_error:
+            if self.open_error:
+                answer["error"] = self.open_error
+            return answer
+        try:
+            counts = self.board.counts()
+        except Exception as exc:
+            answer["error"] = describe_queue_error(exc, self.url)
+            return answer
+        answer["pending"] = counts.get("queued", 0)
+        answer["running"] = counts.get("running", 0)
+        return answer
 
     async def queue_status_command(self, _: Any) -> dict[str, Any]:
         """``butler.queue.status``: backend, pending, running, throttled?, worker."""
+        await self._opened.wait()
         answer = await asyncio.to_thread(self.queue_status)
-        worker = self.supervisor.status()
+        worker = self.worker_status()
         answer["worker"] = {"pid": worker.get("pid"), **worker}
-        reason = self.client.throttled()
-        if reason:
-            answer["throttled"] = {"reason": reason}
-        answer["mine"] = self.client.counts()
+        if self.client is not None:
+            reason = self.client.throttled()
+            if reason:
+                answer["throttled"] = {"reason": reason}
+            answer["mine"] = self.client.counts()
         answer["recovered"] = self.recovered
         return answer
+
+
+def describe_queue_error(exc: BaseException, url: str | None) -> str:
+    """A user's view of a failure to reach the queue (the URL without its password)."""
+    where = redact(url) if url else "the SQLite queue"
+    name = type(exc).__name__
+    if "ConnectionError" in name or "TimeoutError" in name:
+        return f"cannot reach Redis at {where} ({exc}); start redis-server or fix queue.url"
+    return f"{where}: {name}: {exc}"
+
+
+def redact(url: str) -> str:
+    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url

@@ -41,7 +41,8 @@ def test_builtin_plugins_are_found_and_ordered(server: ButlerServer):
         return states, order
 
     states, order = asyncio.run(activate_and_stop())
-    assert states == {"daily_writer": "active", "task_queue": "active", "voice_input": "active"}
+    assert set(states.values()) == {"active"}
+    assert {"daily_writer", "task_queue", "transcriber", "voice_input"} <= set(states)
     # voice_input consumes notes.daily, so daily_writer starts first.
     assert order.index("daily_writer") < order.index("voice_input")
     assert server.registry.names() == []

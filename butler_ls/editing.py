@@ -1,0 +1,134 @@
+"""Writing into open documents: an anchor that follows the user's edits, and inserts there.
+
+The anchor keeps a shadow of the document and shifts with every ``didChange``, so text
+streamed in (a transcript, dictation) lands where it belongs while the user types.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from . import events
+from .errors import ButlerError
+from .positions import client_position
+
+if TYPE_CHECKING:
+    from .server import ButlerServer
+
+logger = logging.getLogger(__name__)
+
+EDIT_ATTEMPTS = 5
+
+
+class DocumentClosed(ButlerError):
+    """The document was closed while text was still going into it."""
+
+
+class Anchor:
+    """An offset in an open document that moves with the edits made before it."""
+
+    def __init__(self, server: ButlerServer, uri: str, position: types.Position | None) -> None:
+        document = server.workspace.text_documents.get(uri)
+        if document is None:
+            raise ButlerError(f"{uri} is not open in the editor; open it first")
+        self.server = server
+        self.uri = uri
+        self._shadow = TextDocument(uri, document.source, position_codec=document.position_codec)
+        if position is None:
+            self.offset = len(document.source)
+        else:
+            self.offset = document.offset_at_position(position)
+        self.closed = False
+        events.document_changed.connect(self._changed, weak=False)
+        events.document_closed.connect(self._closed, weak=False)
+
+    def detach(self) -> None:
+        """Stop following the document."""
+        events.document_changed.disconnect(self._changed)
+        events.document_closed.disconnect(self._closed)
+
+    def _changed(self, sender: Any, *, uri: str, changes: Any, version: Any) -> None:
+        if uri != self.uri:
+            return
+        for change in changes:
+            if not isinstance(change, types.TextDocumentContentChangePartial):
+                # A whole-document replacement: keep the same offset, clamped.
+                self._shadow = TextDocument(
+                    self.uri, change.text, position_codec=self._shadow.position_codec
+                )
+                self.offset = min(self.offset, len(change.text))
+                continue
+            start = self._shadow.offset_at_position(change.range.start)
+            end = self._shadow.offset_at_position(change.range.end)
+            if end <= self.offset:
+                self.offset += len(change.text) - (end - start)
+            elif start < self.offset:
+                # The text around the anchor was replaced: continue after the new text.
+                self.offset = start + len(change.text)
+            self._shadow.apply_change(change)
+
+    def _closed(self, sender: Any, *, uri: str) -> None:
+        if uri == self.uri:
+            self.closed = True
+
+    def text_before(self, limit: int = 400) -> str:
+        """The document text just before the anchor (for spacing and context)."""
+        source = self._shadow.source
+        return source[max(0, self.offset - limit) : self.offset]
+
+    def text_after(self, limit: int = 50) -> str:
+        """The document text just after the anchor."""
+        return self._shadow.source[self.offset : self.offset + limit]
+
+    async def insert(self, text: str, label: str = "Butler") -> None:
+        """Insert ``text`` at the anchor (versioned edit, retried if the editor refuses)."""
+        for _ in range(EDIT_ATTEMPTS):
+            document = self.server.workspace.text_documents.get(self.uri)
+            if self.closed or document is None:
+                raise DocumentClosed(f"{self.uri} was closed")
+            if document.source != self._shadow.source:
+                # A change is still on its way to us; let it arrive first.
+                await asyncio.sleep(0.01)
+                continue
+            version = document.version
+            position = client_position(document, self.offset)
+            edit = types.TextEdit(range=types.Range(position, position), new_text=text)
+            result = await self.server.workspace_apply_edit_async(
+                types.ApplyWorkspaceEditParams(
+                    edit=_workspace_edit(self.server, document, edit), label=label
+                )
+            )
+            if result.applied:
+                await self._wait_past(version)
+                return
+            logger.info("the editor refused an edit (%s); retrying", result.failure_reason)
+            await asyncio.sleep(0.05)
+        raise ButlerError(
+            f"the editor refused to insert text into {self.uri} {EDIT_ATTEMPTS} times"
+        )
+
+    async def _wait_past(self, version: int | None) -> None:
+        for _ in range(200):
+            document = self.server.workspace.text_documents.get(self.uri)
+            if document is None or document.version != version:
+                return
+            await asyncio.sleep(0.005)
+
+
+def _workspace_edit(
+    server: ButlerServer, document: TextDocument, edit: types.TextEdit
+) -> types.WorkspaceEdit:
+    caps = server.client_capabilities.workspace
+    if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
+        identifier = types.OptionalVersionedTextDocumentIdentifier(
+            uri=document.uri, version=document.version
+        )
+        return types.WorkspaceEdit(
+            document_changes=[types.TextDocumentEdit(text_document=identifier, edits=[edit])]
+        )
+    return types.WorkspaceEdit(changes={document.uri: [edit]})

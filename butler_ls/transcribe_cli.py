@@ -1,0 +1,79 @@
+"""``butler-ls transcribe FILE``: the server's transcription engine from the command line.
+
+The transcript goes to stdout in the chosen format; a progress bar goes to stderr for
+long files (when stderr is a terminal, or always with ``--progress``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from .errors import ButlerError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``butler-ls transcribe``."""
+    parser.add_argument("file", help="audio file: WAV, FLAC, MP3, OGG, M4A, anything FFmpeg reads")
+    parser.add_argument("--model", help="model.name: tiny.en (bundled) or a model folder")
+    parser.add_argument("--language", help="spoken language code (default: detect)")
+    parser.add_argument("--format", default="text", help="text, srt, vtt or json (default: text)")
+    parser.add_argument("--beam-size", type=int, default=5, help="beam search width (default 5)")
+    parser.add_argument("--no-vad", action="store_true", help="do not skip non-speech")
+    parser.add_argument("--progress", action="store_true", help="always show the progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Transcribe one file; 0 on success, 1 with a one-line message on failure."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        return _run(args)
+    except ButlerError as exc:
+        print(f"butler-ls transcribe: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .audio_decode import decode_all
+    from .config import load_settings_file, parse_settings
+    from .models import resolve_model
+    from .paths import Paths
+    from .subtitles import normalize_format, render
+    from .transcription import ENGINE, Options
+
+    fmt = normalize_format(args.format)
+    settings, _ = parse_settings(load_settings_file(Paths.default().config_file)[0])
+    spec = resolve_model(args.model or settings.model.name)
+    audio = decode_all(args.file)
+    model = ENGINE.model(
+        spec, device=settings.model.device, compute_type=settings.model.compute_type
+    )
+    show = args.progress or (sys.stderr.isatty() and len(audio) > 30 * 16000)
+
+    def on_segment(segment, duration):  # type: ignore[no-untyped-def]
+        if show and duration:
+            done = min(1.0, segment.end / duration)
+            bar = "#" * int(done * 30)
+            print(
+                f"\r[{bar:<30}] {done:4.0%} {segment.end:7.1f}/{duration:.1f} s",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    options = Options(
+        language=args.language or settings.model.language,
+        beam_size=args.beam_size,
+        vad=not args.no_vad,
+        vocabulary=settings.model.vocabulary,
+    )
+    transcript = ENGINE.transcribe(audio, model, options, on_segment=on_segment)
+    if show:
+        print(file=sys.stderr)
+    sys.stdout.write(
+        render(transcript.segments, fmt, language=transcript.language, duration=transcript.duration)
+    )
+    return 0

@@ -1,0 +1,244 @@
+"""The transcription engine: faster-whisper, loaded once per worker and kept warm.
+
+Used by the worker's ``transcribe`` job and by ``butler-ls transcribe``; segments
+stream out as they are decoded, and a cancel flag is checked between segments.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+
+from .errors import ButlerError
+from .models import ModelError, ModelSpec, resolve_model
+from .subtitles import Segment
+
+logger = logging.getLogger(__name__)
+
+PROMPT_WORDS = 40  # previous text given as context: enough for continuity, too little to take over
+DEFAULT_BEAM = 5
+
+
+class Cancelled(ButlerError):
+    """The transcription was cancelled; what was decoded so far stands."""
+
+
+@attrs.frozen
+class Options:
+    """How to transcribe one piece of audio."""
+
+    language: str | None = None
+    """Spoken language code; None detects it (English-only models always use en)."""
+
+    beam_size: int = DEFAULT_BEAM
+    """Beam search width (faster-whisper's default, 5)."""
+
+    vad: bool = True
+    """Skip non-speech with Silero VAD (also keeps silence from turning into words)."""
+
+    vocabulary: Sequence[str] = ()
+    """Words to favour (names, jargon), passed as hotwords."""
+
+    prompt: str = ""
+    """Text before this audio, for continuity; only its last words are used."""
+
+
+@attrs.frozen
+class Transcript:
+    """The result of one transcription."""
+
+    segments: list[Segment]
+    language: str
+    duration: float
+
+    @property
+    def text(self) -> str:
+        """The segments' text joined with spaces."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+
+def choose_device(device: str, compute_type: str) -> tuple[str, str]:
+    """``auto`` picks CUDA when a GPU is present, else the CPU; int8 on CPU, float16 on CUDA."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return device, compute_type
+
+
+class Engine:
+    """Loaded models, by (path, device, compute type, threads), kept for the next task."""
+
+    def __init__(self) -> None:
+        self._models: dict[tuple[str, str, str, int], Any] = {}
+        self._lock = threading.Lock()
+        self.load_seconds: dict[str, float] = {}
+
+    def loaded(self) -> list[str]:
+        """Names of the models in memory."""
+        return sorted(self.load_seconds)
+
+    def model(
+        self,
+        spec: ModelSpec,
+        *,
+        device: str = "auto",
+        compute_type: str = "auto",
+        threads: int = 0,
+        on_loading: Callable[[], None] | None = None,
+    ) -> Any:
+        """The WhisperModel for ``spec``, loading it on first use."""
+        device, compute_type = choose_device(device, compute_type)
+        key = (str(spec.path), device, compute_type, threads)
+        with self._lock:
+            if key in self._models:
+                return self._models[key]
+            if on_loading is not None:
+                on_loading()
+            from faster_whisper import WhisperModel
+
+            started = time.perf_counter()
+            try:
+                model = WhisperModel(
+                    str(spec.path),
+                    device=device,
+                    compute_type=compute_type,
+                    cpu_threads=threads,
+                    local_files_only=True,
+                )
+            except Exception as exc:
+                raise ModelError(
+                    f"cannot load the model at {spec.path} ({type(exc).__name__}: {exc}); "
+                    f"the files may be corrupt: reinstall or replace them"
+                ) from None
+            self.load_seconds[spec.name] = time.perf_counter() - started
+            logger.info(
+                "loaded model %s (%s, %s, %d threads) in %.2f s",
+                spec.name,
+                device,
+                compute_type,
+                threads,
+                self.load_seconds[spec.name],
+            )
+            self._models[key] = model
+            return model
+
+    def transcribe(
+        self,
+        audio: Any,
+        model: Any,
+        options: Options,
+        *,
+        on_segment: Callable[[Segment, float], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> Transcript:
+        """Transcribe 16 kHz mono float32 ``audio``; ``on_segment(segment, duration)`` streams."""
+        duration = len(audio) / 16000.0
+        if duration == 0:
+            return Transcript([], options.language or "en", 0.0)
+        language = options.language
+        if not model.model.is_multilingual:
+            language = "en"
+        prompt = " ".join(options.prompt.split()[-PROMPT_WORDS:]) or None
+        hotwords = ", ".join(w for w in options.vocabulary if w.strip()) or None
+        pieces, info = model.transcribe(
+            audio,
+            language=language,
+            beam_size=options.beam_size,
+            vad_filter=options.vad,
+            initial_prompt=prompt,
+            hotwords=hotwords,
+        )
+        segments: list[Segment] = []
+        for piece in pieces:
+            segment = Segment(start=piece.start, end=piece.end, text=piece.text.strip())
+            segments.append(segment)
+            if on_segment is not None:
+                on_segment(segment, duration)
+            if cancelled is not None and cancelled():
+                raise Cancelled(f"cancelled after {segment.end:.1f} s of {duration:.1f} s")
+        return Transcript(segments, info.language, duration)
+
+
+ENGINE = Engine()
+
+
+def load(
+    name: str | None,
+    device: str = "auto",
+    compute_type: str = "auto",
+    threads: int = 0,
+    on_loading: Callable[[], None] | None = None,
+) -> Any:
+    """Resolve and load a model with the process-wide engine."""
+    return ENGINE.model(
+        resolve_model(name),
+        device=device,
+        compute_type=compute_type,
+        threads=threads,
+        on_loading=on_loading,
+    )
+
+
+def run_job(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
+    """The worker's ``transcribe`` job: audio from a path, file bytes or raw PCM."""
+    from .audio_decode import decode_all, decode_pcm
+
+    settings = payload.get("model") or {}
+    spec = resolve_model(settings.get("name"))
+
+    def loading() -> None:
+        ctx.partial({"type": "model", "state": "loading", "name": spec.name})
+
+    model = ENGINE.model(
+        spec,
+        device=settings.get("device", "auto"),
+        compute_type=settings.get("computeType", "auto"),
+        threads=ctx.threads,
+        on_loading=loading,
+    )
+    if "pcm" in payload:
+        pcm = payload["pcm"]
+        audio = decode_pcm(
+            pcm["data"],
+            sample_rate=int(pcm.get("sampleRate", 16000)),
+            channels=int(pcm.get("channels", 1)),
+            sample_format=pcm.get("format", "s16le"),
+        )
+    else:
+        audio = decode_all(payload["audio"] if "audio" in payload else payload["path"])
+    options = Options(
+        language=payload.get("language") or settings.get("language"),
+        beam_size=int(payload.get("beamSize", DEFAULT_BEAM)),
+        vad=bool(payload.get("vad", True)),
+        vocabulary=list(settings.get("vocabulary") or []) + list(payload.get("vocabulary") or []),
+        prompt=str(payload.get("prompt") or ""),
+    )
+
+    def segment(piece: Segment, duration: float) -> None:
+        ctx.partial(
+            {
+                "type": "segment",
+                "start": piece.start,
+                "end": piece.end,
+                "text": piece.text,
+                "progress": min(1.0, piece.end / duration) if duration else 1.0,
+            }
+        )
+
+    transcript = ENGINE.transcribe(
+        audio, model, options, on_segment=segment, cancelled=ctx.cancelled
+    )
+    return {
+        "text": transcript.text,
+        "segments": [attrs.asdict(s) for s in transcript.segments],
+        "language": transcript.language,
+        "duration": transcript.duration,
+    }

@@ -1,0 +1,1 @@
+"""Built-in plugin ``transcriber``: speech to text."""

@@ -1,0 +1,280 @@
+"""The ``transcriber`` plugin: ``butler.transcribeFile`` and the ``speech.transcribe`` capability.
+
+The model runs in the worker; this side sends the job, shows progress, streams segments
+into the editor when asked to, and formats the result (text, SRT, VTT, JSON).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from pathlib import Path
+from typing import Any, Literal
+
+import attrs
+from butler_ls.subtitles import Segment, normalize_format, render
+from lsprotocol import types
+
+from butler_ls.config import to_wire
+from butler_ls.editing import Anchor, DocumentClosed
+from butler_ls.errors import ButlerError, InvalidArguments
+from butler_ls.plugin_api import Plugin, PluginContext
+
+logger = logging.getLogger(__name__)
+
+EXTENSIONS = {"text": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json"}
+
+
+@attrs.frozen
+class PositionArgument:
+    """A position in a document (LSP)."""
+
+    line: int
+    character: int
+
+
+@attrs.frozen
+class TranscribeFileArguments:
+    """Argument of ``butler.transcribeFile``."""
+
+    path: str
+    """The audio file (relative paths start at the workspace folder)."""
+
+    target: Literal["return", "newDocument", "cursor"] = "return"
+    """Where the transcript goes: only the answer, a new file shown in the editor, or
+    streamed into the document ``uri`` at ``position`` as it is decoded."""
+
+    uri: str | None = None
+    """Document for ``target: cursor``."""
+
+    position: PositionArgument | None = None
+    """Where in ``uri`` (default: its end)."""
+
+    format: str = "text"
+    """text, srt, vtt or json (for ``newDocument`` and the ``formatted`` answer field)."""
+
+    language: str | None = None
+    """Spoken language; default ``model.language``, else detected."""
+
+
+class Transcriber:
+    """The ``speech.transcribe`` capability: send audio to the worker, get text back."""
+
+    def __init__(self, plugin: TranscriberPlugin) -> None:
+        self._plugin = plugin
+
+    async def transcribe(
+        self,
+        audio: dict[str, Any],
+        *,
+        priority: str = "interactive",
+        language: str | None = None,
+        prompt: str = "",
+        vocabulary: list[str] | None = None,
+        on_event: Any = None,
+        job_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Transcribe ``audio`` ({"path"}, {"audio": bytes} or {"pcm": {...}})."""
+        jobs = self._plugin.ctx.require("queue.jobs")
+        payload = {
+            **audio,
+            "model": to_wire(self._plugin.ctx.settings)["model"],
+            "language": language,
+            "prompt": prompt,
+            "vocabulary": vocabulary or [],
+        }
+        try:
+            return await jobs.submit(
+                "transcribe", payload, priority=priority, on_event=on_event, job_id=job_id
+            )
+        except jobs.Error as exc:
+            raise ButlerError(str(exc)) from None
+
+
+class TranscriberPlugin(Plugin):
+    """Registers the command, the capability and the model status."""
+
+    def activate(self, ctx: PluginContext) -> None:
+        """Offer speech.transcribe, status.model and butler.transcribeFile."""
+        self.ctx = ctx
+        self.transcriber = Transcriber(self)
+        ctx.provide("speech.transcribe", self.transcriber)
+        ctx.provide("status.model", self.model_status)
+        ctx.command(
+            "butler.transcribeFile", self.transcribe_file, arguments=TranscribeFileArguments
+        )
+
+    def model_status(self) -> dict[str, Any]:
+        """``{name, loaded}``: loaded when a live worker reports the model in memory."""
+        name = self.ctx.settings.model.name
+        jobs = self.ctx.get("queue.jobs")
+        workers = jobs.workers() if jobs is not None else {}
+        loaded = any(name in (info.get("models") or []) for info in workers.values())
+        state = "loaded" if loaded else ("not loaded" if workers else "not started")
+        return {"name": name, "loaded": loaded, "state": state}
+
+    async def transcribe_file(self, args: TranscribeFileArguments) -> dict[str, Any]:
+        """``butler.transcribeFile``: progress, cancellation, targets and formats."""
+        fmt = _format(args.format)
+        path = self._audio_path(args.path)
+        anchor = None
+        if args.target == "cursor":
+            if not args.uri:
+                raise InvalidArguments("uri: target 'cursor' needs the document's uri", field="uri")
+            position = (
+                types.Position(args.position.line, args.position.character)
+                if args.position
+                else None
+            )
+            anchor = Anchor(self.ctx.server, args.uri, position)
+        progress = Progress(self.ctx.server, f"Transcribing {path.name}")
+        job_id = uuid.uuid4().hex
+        inserted: list[str] = []
+
+        async def on_event(message: Any) -> None:
+            data = message.data or {}
+            if message.kind == "throttled":
+                await progress.report(f"waiting: {data.get('reason')}", None)
+            elif message.kind == "partial" and data.get("type") == "model":
+                await progress.report(f"loading the model {data.get('name')}", None)
+            elif message.kind == "partial" and data.get("type") == "segment":
+                percent = round(100 * float(data.get("progress", 0)))
+                await progress.report(f"{data['end']:.0f} s", percent)
+                if anchor is not None and data["text"]:
+                    piece = _spaced(anchor.text_before(1), data["text"])
+                    await anchor.insert(piece, label="Butler: transcript")
+                    inserted.append(piece)
+
+        await progress.begin()
+        canceller = asyncio.ensure_future(self._cancel_when_asked(progress, job_id))
+        try:
+            result = await self.transcriber.transcribe(
+                self._audio_payload(path),
+                priority="batch",
+                language=args.language,
+                vocabulary=None,
+                on_event=on_event,
+                job_id=job_id,
+            )
+        except asyncio.CancelledError:
+            await asyncio.to_thread(self._jobs_board_cancel, job_id)
+            raise
+        except DocumentClosed:
+            raise ButlerError(f"{args.uri} was closed before the transcript was in") from None
+        finally:
+            canceller.cancel()
+            if anchor is not None:
+                anchor.detach()
+            await progress.end()
+        segments = [Segment(**s) for s in result["segments"]]
+        answer = {
+            "text": result["text"],
+            "segments": result["segments"],
+            "language": result["language"],
+            "duration": result["duration"],
+            "format": fmt,
+            "formatted": render(
+                segments, fmt, language=result["language"], duration=result["duration"]
+            ),
+        }
+        if args.target == "newDocument":
+            output = _unique(path.with_suffix(EXTENSIONS[fmt]))
+            output.write_text(answer["formatted"], encoding="utf-8")
+            answer["uri"] = output.as_uri()
+            await self.ctx.server.window_show_document_async(
+                types.ShowDocumentParams(uri=output.as_uri(), take_focus=True)
+            )
+        return answer
+
+    async def _cancel_when_asked(self, progress: Progress, job_id: str) -> None:
+        await progress.cancelled()
+        await asyncio.to_thread(self._jobs_board_cancel, job_id)
+
+    def _jobs_board_cancel(self, job_id: str) -> None:
+        jobs = self.ctx.get("queue.jobs")
+        if jobs is not None:
+            jobs.cancel(job_id)
+
+    def _audio_path(self, raw: str) -> Path:
+        path = Path(raw).expanduser()
+        if not path.is_absolute():
+            path = (self.ctx.server.workspace_root() or Path.cwd()) / path
+        if not path.exists():
+            raise InvalidArguments(f"path: {path} does not exist; check the path", field="path")
+        if not path.is_file():
+            raise InvalidArguments(f"path: {path} is not a file", field="path")
+        return path
+
+    def _audio_payload(self, path: Path) -> dict[str, Any]:
+        # A local worker reads the file itself (and streams it); a remote one gets the bytes.
+        if self.ctx.settings.queue.backend == "redis":
+            return {"audio": path.read_bytes(), "name": path.name}
+        return {"path": str(path)}
+
+
+class Progress:
+    """``$/progress`` for one piece of work, if the client supports it; cancellable."""
+
+    def __init__(self, server: Any, title: str) -> None:
+        self.server = server
+        self.title = title
+        window = server.client_capabilities.window
+        self.enabled = bool(window and window.work_done_progress)
+        self.token = f"butler-{uuid.uuid4().hex[:12]}"
+        self._cancel = asyncio.Event()
+
+    async def begin(self) -> None:
+        """Create the token and show the progress."""
+        if not self.enabled:
+            return
+        try:
+            await self.server.work_done_progress.create_async(self.token)
+        except Exception:
+            self.enabled = False
+            return
+        self.server.work_done_progress.begin(
+            self.token,
+            types.WorkDoneProgressBegin(title=self.title, cancellable=True, percentage=0),
+        )
+        future = self.server.work_done_progress.tokens.get(self.token)
+        if future is not None:
+            future.add_done_callback(lambda f: self._cancel.set())
+
+    async def report(self, message: str, percentage: int | None) -> None:
+        """Update the message (and the percentage)."""
+        if self.enabled:
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
+            )
+
+    async def cancelled(self) -> None:
+        """Return when the user cancels."""
+        await self._cancel.wait()
+
+    async def end(self) -> None:
+        """Hide the progress."""
+        if self.enabled:
+            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
+
+
+def _format(name: str) -> str:
+    try:
+        return normalize_format(name)
+    except ButlerError as exc:
+        raise InvalidArguments(f"format: {exc}", field="format") from None
+
+
+def _spaced(before: str, text: str) -> str:
+    """Separate a streamed piece from what precedes it by one space."""
+    if before and not before.isspace() and not text.startswith((" ", "\n")):
+        return " " + text
+    return text
+
+
+def _unique(path: Path) -> Path:
+    candidate, n = path, 1
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+        n += 1
+    return candidate
