@@ -1,7 +1,7 @@
 """The README's demo: drive a real butler-ls over LSP, as an editor would, and show it.
 
-Runs in a temporary workspace with its own config and data folders, so it never
-touches the user's own notes. Usage: ``python -m butler_ls.demo``.
+Transcribes real recordings in the worker and appends them to today's note, in a
+temporary workspace with its own folders. Usage: ``python -m butler_ls.demo``.
 """
 
 from __future__ import annotations
@@ -17,9 +17,17 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+SPEECH = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech"
+# Real recorded speech (sources and licences in tests/data/speech/README.md).
+RECORDINGS = [
+    SPEECH / "ps_librivox_0880.wav",
+    SPEECH / "ps_librivox_0890.wav",
+    SPEECH / "arctic_a0007.wav",
+]
+
 
 async def run_demo(workspace: Path, env: dict[str, str]) -> int:
-    """Start the server, initialize, ask for its status, shut it down."""
+    """Start the server, show its status, transcribe recordings into today's note."""
     client = LanguageClient("butler-demo", "1")
     shown: list[str] = []
 
@@ -30,6 +38,11 @@ async def run_demo(workspace: Path, env: dict[str, str]) -> int:
     @client.feature(types.WINDOW_LOG_MESSAGE)
     def log_message(params: types.LogMessageParams) -> None:
         print(f"  [server log] {params.message}", file=sys.stderr)
+
+    @client.feature(types.WINDOW_SHOW_DOCUMENT)
+    def show_document(params: types.ShowDocumentParams) -> types.ShowDocumentResult:
+        print(f"  [editor] would show {params.uri}")
+        return types.ShowDocumentResult(success=True)
 
     started = time.perf_counter()
     await client.start_io(sys.executable, "-m", "butler_ls", env=env)
@@ -62,6 +75,26 @@ async def run_demo(workspace: Path, env: dict[str, str]) -> int:
     print("capabilities:", ", ".join(status["capabilities"]))
     for part in ("worker", "queue", "model", "audio"):
         print(f"{part}: {json.dumps(status[part])}")
+    opened = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="butler.note.open", arguments=[{"date": "today"}])
+    )
+    print(f"today's note: {opened['path']} (created: {opened['created']})")
+    for recording in RECORDINGS:
+        started = time.perf_counter()
+        answer = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="butler.transcribeFile", arguments=[{"path": str(recording)}]
+            )
+        )
+        took = time.perf_counter() - started
+        print(f"{recording.name}: {answer['duration']:.1f} s of speech -> text in {took:.2f} s")
+        await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="butler.note.append", arguments=[{"text": answer["text"]}]
+            )
+        )
+    print("\n--- today's note ---")
+    print(Path(opened["path"]).read_text(encoding="utf-8"))
     for message in shown:
         print("message:", message)
     await client.shutdown_async(None)

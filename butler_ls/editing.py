@@ -100,7 +100,7 @@ class Anchor:
             edit = types.TextEdit(range=types.Range(position, position), new_text=text)
             result = await self.server.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(
-                    edit=_workspace_edit(self.server, document, edit), label=label
+                    edit=workspace_edit(self.server, document, edit), label=label
                 )
             )
             if result.applied:
@@ -120,9 +120,10 @@ class Anchor:
             await asyncio.sleep(0.005)
 
 
-def _workspace_edit(
+def workspace_edit(
     server: ButlerServer, document: TextDocument, edit: types.TextEdit
 ) -> types.WorkspaceEdit:
+    """One edit of ``document``, versioned when the client supports documentChanges."""
     caps = server.client_capabilities.workspace
     if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
         identifier = types.OptionalVersionedTextDocumentIdentifier(

@@ -205,11 +205,15 @@ class DailyWriterPlugin(Plugin):
         uri = path.as_uri()
         window = self.ctx.server.client_capabilities.window
         if window and window.show_document and window.show_document.support:
-            result = await self.ctx.server.window_show_document_async(
-                types.ShowDocumentParams(uri=uri, take_focus=True)
-            )
-            if not result.success:
-                logger.info("the editor did not show %s", path)
+            try:
+                result = await self.ctx.server.window_show_document_async(
+                    types.ShowDocumentParams(uri=uri, take_focus=True)
+                )
+            except Exception as exc:  # the note exists; showing it is a courtesy
+                logger.warning("the editor could not show %s: %s", path, exc)
+            else:
+                if not result.success:
+                    logger.info("the editor did not show %s", path)
         return {"uri": uri, "path": str(path), "created": created, "date": date.isoformat()}
 
     async def append_note(self, args: AppendArguments) -> dict[str, object]:

@@ -13,7 +13,7 @@ from pathlib import PurePath
 
 from .entries import scan_fences
 
-DEFAULT_TEMPLATE = "# {{date}} {{weekday}}\n\n{{previous}} · {{next}}\n\n## Log\n"
+DEFAULT_TEMPLATE = "# {{date}} {{weekday}}\n\n{{links}}\n\n## Log\n"
 
 _WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 # A format may hold anything but braces and line breaks, so "{{ {{date}}" still finds
@@ -46,6 +46,15 @@ def render(
     values = {
         "weekday": _WEEKDAYS[date.weekday()],
         "previous": f"[[{previous}]]" if previous else "",
+        # Both neighbours, without a dangling separator when there is no previous note.
+        "links": " · ".join(
+            link
+            for link in (
+                f"← [[{previous}]]" if previous else "",
+                f"[[{next_name}]] →" if next_name else "",
+            )
+            if link
+        ),
         "next": f"[[{next_name}]]" if next_name else "",
         "tasks": newline.join(tasks),
     }

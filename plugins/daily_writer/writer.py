@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
+from butler_ls.editing import workspace_edit
 from butler_ls.errors import ButlerError
 from butler_ls.positions import client_position
 from butler_ls.safe_write import update_file
@@ -23,8 +24,6 @@ from .entries import apply_insertion, contains_entries, plan_insert
 from .journal import Journal, PendingEntry
 
 if TYPE_CHECKING:
-    from pygls.workspace import TextDocument
-
     from butler_ls.server import ButlerServer
 
 logger = logging.getLogger(__name__)
@@ -177,7 +176,7 @@ class NoteWriter:
             edit = types.TextEdit(range=types.Range(position, position), new_text=insertion.text)
             result = await self.server.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(
-                    edit=self._workspace_edit(document, version, edit),
+                    edit=workspace_edit(self.server, document, edit),
                     label="Butler: add to daily note",
                 )
             )
@@ -190,20 +189,6 @@ class NoteWriter:
             f"the editor refused to add the entry to {path} {EDIT_ATTEMPTS} times; "
             f"save or close the note and try again"
         )
-
-    def _workspace_edit(
-        self, document: TextDocument, version: int | None, edit: types.TextEdit
-    ) -> types.WorkspaceEdit:
-        caps = self.server.client_capabilities.workspace
-        versioned = bool(caps and caps.workspace_edit and caps.workspace_edit.document_changes)
-        if versioned:
-            identifier = types.OptionalVersionedTextDocumentIdentifier(
-                uri=document.uri, version=version
-            )
-            return types.WorkspaceEdit(
-                document_changes=[types.TextDocumentEdit(text_document=identifier, edits=[edit])]
-            )
-        return types.WorkspaceEdit(changes={document.uri: [edit]})
 
     async def _wait_for_version(self, path: Path, version: int | None) -> None:
         """Let the editor's didChange for our edit arrive before the next edit is planned."""

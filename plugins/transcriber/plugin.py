@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-from butler_ls.subtitles import Segment, normalize_format, render
 from lsprotocol import types
 
 from butler_ls.config import to_wire
 from butler_ls.editing import Anchor, DocumentClosed
 from butler_ls.errors import ButlerError, InvalidArguments
 from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.subtitles import Segment, normalize_format, render
 
 logger = logging.getLogger(__name__)
 
@@ -182,9 +182,12 @@ class TranscriberPlugin(Plugin):
             output = _unique(path.with_suffix(EXTENSIONS[fmt]))
             output.write_text(answer["formatted"], encoding="utf-8")
             answer["uri"] = output.as_uri()
-            await self.ctx.server.window_show_document_async(
-                types.ShowDocumentParams(uri=output.as_uri(), take_focus=True)
-            )
+            try:
+                await self.ctx.server.window_show_document_async(
+                    types.ShowDocumentParams(uri=output.as_uri(), take_focus=True)
+                )
+            except Exception as exc:  # the file is written; showing it is a courtesy
+                logger.warning("the editor could not show %s: %s", output, exc)
         return answer
 
     async def _cancel_when_asked(self, progress: Progress, job_id: str) -> None:

@@ -30,13 +30,13 @@ def _render(text, *, previous="2026-01-04", next_name="2026-01-06", tasks=()):
 
 def test_the_default_template_makes_a_linked_note_with_a_log():
     assert _render(template.DEFAULT_TEMPLATE) == (
-        "# 2026-01-05 Monday\n\n[[2026-01-04]] · [[2026-01-06]]\n\n## Log\n"
+        "# 2026-01-05 Monday\n\n← [[2026-01-04]] · [[2026-01-06]] →\n\n## Log\n"
     )
 
 
 def test_the_first_note_has_no_previous_link():
     assert _render(template.DEFAULT_TEMPLATE, previous=None) == (
-        "# 2026-01-05 Monday\n\n · [[2026-01-06]]\n\n## Log\n"
+        "# 2026-01-05 Monday\n\n[[2026-01-06]] →\n\n## Log\n"
     )
 
 
