@@ -148,7 +148,7 @@ def test_the_default_template_note_gets_its_first_and_second_entry():
         template.DEFAULT_TEMPLATE, date=WHEN.date(), previous=None, next_name="2026-01-06", tasks=[]
     )
     once = _append(note, "Log", "- 09:07 first")
-    assert once == "# 2026-01-05 Monday\n\n · [[2026-01-06]]\n\n## Log\n- 09:07 first\n"
+    assert once == "# 2026-01-05 Monday\n\n[[2026-01-06]] →\n\n## Log\n- 09:07 first\n"
     assert _append(once, "log", "- 09:08 second") == once + "- 09:08 second\n"
 
 
