@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from . import __version__
@@ -84,6 +85,7 @@ def serve(args: argparse.Namespace) -> int:
     from .paths import Paths
     from .server import create_server
 
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inherited by the worker it starts
     paths = Paths.default()
     paths.ensure()
     log_file = setup_logging(paths.log_dir, args.log_level)

@@ -54,12 +54,26 @@ def status(ls: ButlerServer) -> dict[str, Any]:
     for section in dict.fromkeys([*STATUS_SECTIONS, *extra]):
         answer[section] = _section(ls, section)
     answer["settings"] = to_wire(ls.settings)
+    if answer["settings"]["queue"].get("url"):
+        answer["settings"]["queue"]["url"] = redact_url(answer["settings"]["queue"]["url"])
     answer["paths"] = {
         "config": str(ls.paths.config_file),
         "data": str(ls.paths.data_dir),
         "log": str(ls.paths.log_dir),
     }
     return answer
+
+
+def redact_url(url: str) -> str:
+    """``redis://user:secret@host`` -> ``redis://user:***@host`` (status is shown to people)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        return urlunsplit(
+            parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
+        )
+    return url
 
 
 def _section(ls: ButlerServer, section: str) -> dict[str, Any]:

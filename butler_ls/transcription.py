@@ -115,8 +115,10 @@ class Engine:
                 )
             except Exception as exc:
                 raise ModelError(
-                    f"cannot load the model at {spec.path} ({type(exc).__name__}: {exc}); "
-                    f"the files may be corrupt: reinstall or replace them"
+                    f"cannot load the model at {spec.path} on {device} with compute type "
+                    f"{compute_type} ({type(exc).__name__}: {exc}); check model.device and "
+                    f"model.computeType (auto picks what this machine supports), otherwise the "
+                    f"files may be corrupt: reinstall or replace them"
                 ) from None
             self.load_seconds[spec.name] = time.perf_counter() - started
             logger.info(

@@ -54,6 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the consumer until stopped; 0 also when another worker already serves."""
+    # Nothing is downloaded at run time: faster-whisper must not reach for the Hub.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
     paths = Paths.default()
     paths.ensure()
     setup_logging(paths.log_dir, args.log_level, file_name="worker.log")

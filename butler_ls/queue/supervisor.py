@@ -151,6 +151,7 @@ class Supervisor:
             str(self.directory),
         ]
         env = dict(os.environ)
+        env.pop("BUTLER_QUEUE_URL", None)  # only ours counts, not one exported by the editor
         if self.redis_url:
             # Through the environment, not argv: the URL may hold a password.
             env["BUTLER_QUEUE_URL"] = self.redis_url

@@ -111,6 +111,10 @@ class Runner:
     def run(self, envelope: Envelope) -> None:
         """Run one job to its final (or error) result; RetryTask defers throttled work."""
         threads, low_priority = 1, envelope.priority == "batch"
+        if self.board.is_cancelled(envelope.job_id):
+            # Also for a job that waits for the throttle: cancelling must not wait.
+            self.board.post(envelope, "error", {"message": "cancelled before it started"})
+            return
         if low_priority and self._batch_running():
             # One batch job at a time: the other consumer thread stays free for dictation.
             raise RetryTask("another batch job is running", delay=1.0)
@@ -138,9 +142,6 @@ class Runner:
             threads, low_priority = decision.threads, decision.low_priority
         if not self.board.started(envelope.job_id, self.worker_id):
             return  # already finished by an earlier run: never twice
-        if self.board.is_cancelled(envelope.job_id):
-            self.board.post(envelope, "error", {"message": "cancelled before it started"})
-            return
         self.board.post(envelope, "started", {"worker": self.worker_id})
         func = HANDLERS.get(envelope.kind)
         with self._lock:

@@ -13,10 +13,10 @@ import os
 import socket
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from butler_ls import events
 from butler_ls.config import to_wire
+from butler_ls.core_commands import redact_url
 from butler_ls.errors import ButlerError
 from butler_ls.plugin_api import Plugin, PluginContext
 from butler_ls.queue.client import JobClient, JobError
@@ -171,7 +171,12 @@ class TaskQueuePlugin(Plugin):
         if self.backend == "redis":
             from butler_ls.queue.redis_jobs import RedisJobBoard
 
-            board: Any = RedisJobBoard(self.url or "")
+            if not self.url:
+                raise ButlerError(
+                    "queue.backend is redis but queue.url is not set; set it to "
+                    "redis://host:6379/0, or use the sqlite backend"
+                )
+            board: Any = RedisJobBoard(self.url)
             board.redis.ping()  # fail now, with a clear message, rather than at the first job
             return board
         return SqliteJobBoard(self.directory)
@@ -289,17 +294,10 @@ class TaskQueuePlugin(Plugin):
 
 def describe_queue_error(exc: BaseException, url: str | None) -> str:
     """A user's view of a failure to reach the queue (the URL without its password)."""
-    where = redact(url) if url else "the SQLite queue"
+    where = redact_url(url) if url else "the queue"
     name = type(exc).__name__
+    if isinstance(exc, ButlerError):
+        return str(exc)
     if "ConnectionError" in name or "TimeoutError" in name:
         return f"cannot reach Redis at {where} ({exc}); start redis-server or fix queue.url"
     return f"{where}: {name}: {exc}"
-
-
-def redact(url: str) -> str:
-    """``redis://user:secret@host`` -> ``redis://user:***@host``."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit(parts._replace(netloc=netloc))
-    return url

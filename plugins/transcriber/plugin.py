@@ -131,6 +131,7 @@ class TranscriberPlugin(Plugin):
         progress = Progress(self.ctx.server, f"Transcribing {path.name}")
         job_id = uuid.uuid4().hex
         inserted: list[str] = []
+        stopped: list[str] = []
 
         async def on_event(message: Any) -> None:
             data = message.data or {}
@@ -141,16 +142,21 @@ class TranscriberPlugin(Plugin):
             elif message.kind == "partial" and data.get("type") == "segment":
                 percent = round(100 * float(data.get("progress", 0)))
                 await progress.report(f"{data['end']:.0f} s", percent)
-                if anchor is not None and data["text"]:
+                if anchor is not None and data["text"] and not stopped:
                     piece = _spaced(anchor.text_before(1), data["text"])
-                    await anchor.insert(piece, label="Butler: transcript")
+                    try:
+                        await anchor.insert(piece, label="Butler: transcript")
+                    except ButlerError as exc:
+                        # Closed, or the editor refused: the rest stays in the answer.
+                        stopped.append(str(exc))
+                        return
                     inserted.append(piece)
 
         await progress.begin()
         canceller = asyncio.ensure_future(self._cancel_when_asked(progress, job_id))
         try:
             result = await self.transcriber.transcribe(
-                self._audio_payload(path),
+                await self._audio_payload(path),
                 priority="batch",
                 language=args.language,
                 vocabulary=None,
@@ -178,14 +184,23 @@ class TranscriberPlugin(Plugin):
                 segments, fmt, language=result["language"], duration=result["duration"]
             ),
         }
+        if stopped:
+            answer["warning"] = (
+                f"{stopped[0]}; {len(inserted)} of {len(segments)} segments went into the "
+                f"document, the whole transcript is in this answer"
+            )
+            self.ctx.server.show_warning(f"Butler: {answer['warning']}")
         if args.target == "newDocument":
             output = _unique(path.with_suffix(EXTENSIONS[fmt]))
             output.write_text(answer["formatted"], encoding="utf-8")
             answer["uri"] = output.as_uri()
+            window = self.ctx.server.client_capabilities.window
+            can_show = bool(window and window.show_document and window.show_document.support)
             try:
-                await self.ctx.server.window_show_document_async(
-                    types.ShowDocumentParams(uri=output.as_uri(), take_focus=True)
-                )
+                if can_show:
+                    await self.ctx.server.window_show_document_async(
+                        types.ShowDocumentParams(uri=output.as_uri(), take_focus=True)
+                    )
             except Exception as exc:  # the file is written; showing it is a courtesy
                 logger.warning("the editor could not show %s: %s", output, exc)
         return answer
@@ -209,10 +224,10 @@ class TranscriberPlugin(Plugin):
             raise InvalidArguments(f"path: {path} is not a file", field="path")
         return path
 
-    def _audio_payload(self, path: Path) -> dict[str, Any]:
+    async def _audio_payload(self, path: Path) -> dict[str, Any]:
         # A local worker reads the file itself (and streams it); a remote one gets the bytes.
         if self.ctx.settings.queue.backend == "redis":
-            return {"audio": path.read_bytes(), "name": path.name}
+            return {"audio": await asyncio.to_thread(path.read_bytes), "name": path.name}
         return {"path": str(path)}
 
 

@@ -1,0 +1,1 @@
+"""Live dictation: utterance cutting, the spool, voice commands."""

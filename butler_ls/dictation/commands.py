@@ -1,0 +1,410 @@
+"""Spoken commands in a transcript ("new line", "comma", "scratch that"), fillers, per language.
+
+``interpret`` turns one utterance into the text to insert; ``join`` fits it to the text before it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Collection, Iterable, Mapping
+from itertools import pairwise
+from typing import Any
+
+import attrs
+
+__all__ = ["RULES", "Piece", "Rules", "interpret", "join", "rules_for"]
+
+_EN_MARKS = {"period": ".", "full stop": ".", "comma": ",", "colon": ":", "semicolon": ";"}
+_EN_MARKS |= {"question mark": "?", "exclamation mark": "!", "exclamation point": "!"}
+_FR_MARKS = {"point": ".", "virgule": ",", "point d'interrogation": "?"}
+_FR_MARKS |= {"point d'exclamation": "!"}
+_ES_MARKS = {"punto": ".", "coma": ",", "punto y coma": ";", "signo de interrogación": "?"}
+_ES_MARKS |= {"signo de exclamación": "!"}
+
+
+@attrs.frozen
+class Rules:
+    """Spoken commands of one language, matched as whole words ignoring case and accents.
+
+    "period" is also an ordinary word ("a period of time" becomes "a. Of time"): users who
+    dictate such words can override the phrases in their settings (see ``rules_for``).
+    """
+
+    new_line: tuple[str, ...] = ("new line", "newline")
+    """Phrases that insert a line break."""
+
+    new_paragraph: tuple[str, ...] = ("new paragraph",)
+    """Phrases that insert a blank line."""
+
+    punctuation: Mapping[str, str] = attrs.field(default=_EN_MARKS, converter=dict, hash=False)
+    """Spoken name -> mark. ``,.;:!?)`` attach to the word before, ``(¿«`` to the word after."""
+
+    scratch_that: tuple[str, ...] = ("scratch that", "delete that")
+    """Phrases that drop this utterance's words before them, else the previous utterance."""
+
+    fillers: tuple[str, ...] = ("um", "uh", "er", "erm", "uhm", "hmm")
+    """Hesitations dropped from the text, with the comma the model puts after them."""
+
+
+# French and Spanish are a start, kept small on purpose: each phrase is also a chance to eat
+# an ordinary word ("point de vue"), so they grow from what users report.
+RULES: dict[str, Rules] = {
+    "en": Rules(),
+    "fr": Rules(
+        new_line=("nouvelle ligne", "à la ligne"),
+        new_paragraph=("nouveau paragraphe",),
+        punctuation=_FR_MARKS,
+        scratch_that=("annule ça",),
+        fillers=("euh", "heu"),
+    ),
+    # No "este" among the fillers: it is also "this", one of the commonest Spanish words.
+    "es": Rules(
+        new_line=("nueva línea",),
+        new_paragraph=("nuevo párrafo",),
+        punctuation=_ES_MARKS,
+        scratch_that=("borra eso",),
+        fillers=("eh", "em"),
+    ),
+}
+
+_PHRASE_FIELDS = {
+    "newLine": "new_line",
+    "newParagraph": "new_paragraph",
+    "scratchThat": "scratch_that",
+    "fillers": "fillers",
+}
+_OVERRIDE_KEYS = [*_PHRASE_FIELDS, "punctuation"]
+
+
+def rules_for(language: str | None, overrides: Mapping[str, Any] | None = None) -> Rules:
+    """The rules of ``language`` ("fr", "en-GB"; unknown or unset is English) with overrides.
+
+    ``overrides`` uses the settings' camelCase keys; each one given replaces the whole field
+    (an empty list switches that command off). A bad key or value raises ValueError naming it.
+    """
+    code = (language or "en").strip().lower().replace("_", "-").split("-")[0]
+    rules = RULES.get(code, RULES["en"])
+    if not overrides:
+        return rules
+    if not isinstance(overrides, Mapping):
+        raise ValueError(f"voice commands: expected a mapping of overrides, got {overrides!r}")
+    changes: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if key == "punctuation":
+            if not isinstance(value, Mapping):
+                raise ValueError(f"punctuation: expected a mapping phrase -> mark, got {value!r}")
+            changes["punctuation"] = {
+                _text(f"punctuation.{name}", name): _text(f"punctuation.{name}", mark, mark=True)
+                for name, mark in value.items()
+            }
+        elif key in _PHRASE_FIELDS:
+            # A lone string is one phrase: iterating it would give one phrase per letter.
+            items = [value] if isinstance(value, str) else value
+            if not isinstance(items, list | tuple):
+                raise ValueError(f"{key}: expected a list of phrases, got {value!r}")
+            changes[_PHRASE_FIELDS[key]] = tuple(_text(key, item) for item in items)
+        else:
+            close = difflib.get_close_matches(str(key), _OVERRIDE_KEYS, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"use one of {_OVERRIDE_KEYS}"
+            raise ValueError(f"{key}: unknown voice command setting; {hint}")
+    return attrs.evolve(rules, **changes)
+
+
+def _text(key: str, value: Any, *, mark: bool = False) -> str:
+    """A phrase (it needs a word) or a mark (it needs a character), with its spaces tidied."""
+    if not isinstance(value, str) or not re.search(r"\S" if mark else r"\w", value):
+        what = "a non-blank mark" if mark else "a phrase with at least one word"
+        raise ValueError(f"{key}: expected {what}, got {value!r}")
+    return " ".join(value.split())
+
+
+@attrs.frozen
+class Piece:
+    """What one utterance asks for."""
+
+    text: str
+    """Text to insert (may hold newlines), before ``join`` decides spacing and capitals."""
+
+    scratch: bool = False
+    """Remove the previous utterance first ("scratch that" with nothing before it)."""
+
+
+_MODEL_PUNCT = ".,;:!?\u2026"
+_TERMINAL = ".?!\u2026"
+_APOSTROPHES = "'\u2019\u02bc"
+_OPENING = "([{\u201c\u2018\u00ab\u00bf\u00a1"  # with curly quotes, guillemet, Spanish marks
+_CLOSING = ",.;:!?\u2026)]}\u201d\u2019\u00bb%"
+_WORD_CHAR = re.compile(r"\w")
+
+
+@attrs.define
+class _Chunk:
+    """One whitespace-separated word of the transcript, split from its punctuation."""
+
+    lead: str
+    core: str
+    trail: str
+    cap: bool = False
+    """A capitalised filler stood before it: the model meant this word to start a sentence."""
+
+    key: str = attrs.field(
+        init=False, default=attrs.Factory(lambda c: _key(c.core), takes_self=True)
+    )
+    """The core as phrases are compared."""
+
+
+def _split(word: str) -> tuple[str, str, str]:
+    """``"(Hello!)"`` as ``("(", "Hello", "!)")``: leading punctuation, the word, trailing."""
+    first = _WORD_CHAR.search(word)
+    if first is None:
+        return word, "", ""
+    end = len(word) - next(i for i, ch in enumerate(reversed(word)) if _WORD_CHAR.match(ch))
+    return word[: first.start()], word[first.start() : end], word[end:]
+
+
+def _key(text: str) -> str:
+    # Whisper spells accents and apostrophes inconsistently ("linea", "d\u2019").
+    text = unicodedata.normalize("NFKD", re.sub(f"[{_APOSTROPHES}]", "'", text))
+    return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+
+
+def _table(pairs: Iterable[tuple[str, Any]]) -> tuple[dict[tuple[str, ...], Any], dict[str, Any]]:
+    """Phrase words -> value, and the glued spelling of multi-word phrases ("newline")."""
+    words: dict[tuple[str, ...], Any] = {}
+    glued: dict[str, Any] = {}
+    for phrase, value in pairs:
+        key = tuple(_key(_split(word)[1]) for word in phrase.split())
+        if key and all(key):
+            words.setdefault(key, value)
+            if len(key) > 1:
+                glued.setdefault("".join(key), value)
+    return words, glued
+
+
+def _match(chunks: list[_Chunk], i: int, table: tuple[dict, dict]) -> tuple[int, Any] | None:
+    """How many chunks from ``i`` spell a phrase of ``table``, and its value."""
+    words, glued = table
+    longest = max((len(key) for key in words), default=0)
+    for n in range(min(longest, len(chunks) - i), 0, -1):
+        window = chunks[i : i + n]
+        # Punctuation inside a phrase means the model heard two thoughts, not one command.
+        if any(a.trail or b.lead for a, b in pairwise(window)):
+            continue
+        value = words.get(tuple(c.key for c in window))
+        if value is not None:
+            return n, value
+    value = glued.get(chunks[i].key.replace("-", ""))
+    return None if value is None else (1, value)
+
+
+def _drop_fillers(chunks: list[_Chunk], fillers: tuple[dict, dict]) -> list[_Chunk]:
+    kept: list[_Chunk] = []
+    lead, cap, i = "", False, 0
+    while i < len(chunks):
+        found = _match(chunks, i, fillers)
+        if found is None:
+            chunk = chunks[i]
+            chunk.lead, chunk.cap = lead + chunk.lead, cap
+            kept.append(chunk)
+            lead, cap, i = "", False, i + 1
+            continue
+        first, last = chunks[i], chunks[i + found[0] - 1]
+        i += found[0]
+        lead += first.lead
+        cap = cap or first.core[:1].isupper()
+        # The comma after a filler marks the pause, not the sentence: it goes with the filler.
+        rest = "".join(ch for ch in last.trail if ch not in ",;:")
+        if kept and rest:
+            if any(ch in _TERMINAL for ch in rest):
+                kept[-1].trail = kept[-1].trail.rstrip(_MODEL_PUNCT)
+            kept[-1].trail += rest
+    return kept
+
+
+@attrs.define
+class _Item:
+    """One unit of output: a word with its punctuation (or a lone mark), or a line break."""
+
+    kind: str
+    text: str
+    trail: str = ""
+    """The model's punctuation after the word, which a spoken mark replaces."""
+
+    marks: str = ""
+    """Marks the user spoke after the word: later ones add to these."""
+
+
+@attrs.define
+class _Output:
+    """The utterance's text as it is built, with what the next word must carry."""
+
+    keep: Collection[str]
+    items: list[_Item] = attrs.Factory(list)
+    lead: str = ""
+    """Opening punctuation waiting for the next word."""
+
+    case: str | None = None
+    """``upper`` or ``lower`` for the next word's first letter, after a spoken mark."""
+
+    spoken: bool = False
+    scratch: bool = False
+
+    def word(self, chunk: _Chunk) -> None:
+        core = chunk.core
+        if self.case == "upper" or (self.case is None and chunk.cap):
+            core = _capitalise(core)
+        elif self.case == "lower":
+            core = _soften(core, self.keep)
+        self.items.append(_Item("word", self.lead + chunk.lead + core, chunk.trail))
+        self.lead, self.case = "", None
+
+    def command(self, action: str, value: str, first: _Chunk, last: _Chunk) -> None:
+        prev = self.items[-1] if self.items else None
+        self.lead += "".join(ch for ch in first.lead if ch not in _MODEL_PUNCT)
+        closers = "".join(ch for ch in last.trail if ch not in _MODEL_PUNCT)
+        self.case = None
+        if action == "scratch":
+            self.scratch = self.scratch or not self.items
+            self.items, self.lead, self.spoken = [], "", False
+            return
+        self.spoken = True
+        if action == "break":
+            if prev is not None:
+                # A comma before a dictated line break is the model hearing a pause.
+                if prev.kind == "word" and not prev.marks:
+                    prev.trail = prev.trail.removesuffix(",")
+                prev.marks += closers
+            self.items.append(_Item("break", value))
+        elif value[-1] in _OPENING:
+            self.lead += value
+        elif value[0] not in _CLOSING or prev is None or prev.kind == "break":
+            # A dash stands between words; a comma with no word before it stands alone.
+            self.items.append(_Item("word", value + closers))
+        else:
+            broke = any(ch in _TERMINAL for ch in last.trail)
+            if not prev.marks:
+                broke = broke or any(ch in _TERMINAL for ch in prev.trail)
+                prev.trail = prev.trail.rstrip(_MODEL_PUNCT)
+            prev.marks += value + closers
+            # The model capitalised after the sentence break it heard; a spoken comma undoes it.
+            self.case = "upper" if value[0] in _TERMINAL else "lower" if broke else None
+
+    def text(self) -> str:
+        items = [*self.items, _Item("word", self.lead)] if self.lead else self.items
+        text = ""
+        for before, item in zip([None, *items], items, strict=False):
+            if before is not None and before.kind != "break" and item.kind == "word":
+                text += " "
+            text += item.text + item.trail + item.marks
+        if not self.spoken and not any(ch.isalnum() for ch in text):
+            return ""
+        return text.strip(" ")
+
+
+def interpret(transcript: str, rules: Rules, *, keep: Collection[str] = ()) -> Piece:
+    """Apply the spoken commands and drop the fillers of one utterance's transcript.
+
+    The model's own casing and punctuation stay, except that a spoken mark replaces the
+    model's mark before it ("Is it? Question mark." is "Is it?"). "Scratch that" after some
+    words drops those words and keeps the rest of the utterance; with nothing before it, the
+    piece asks to remove the previous utterance. ``keep`` lists words whose capitals stay.
+    """
+    chunks = [_Chunk(*_split(word)) for word in transcript.split()]
+    chunks = _drop_fillers(chunks, _table((phrase, True) for phrase in rules.fillers))
+    # The first rule to claim a phrase wins, so an override cannot make it mean two things.
+    commands = _table(
+        [
+            *((phrase, ("scratch", "")) for phrase in rules.scratch_that),
+            *((phrase, ("break", "\n")) for phrase in rules.new_line),
+            *((phrase, ("break", "\n\n")) for phrase in rules.new_paragraph),
+            *((phrase, ("mark", mark)) for phrase, mark in rules.punctuation.items()),
+        ]
+    )
+    out, i = _Output(keep), 0
+    while i < len(chunks):
+        n, (action, value) = _match(chunks, i, commands) or (1, ("word", ""))
+        if action == "word":
+            out.word(chunks[i])
+        else:
+            out.command(action, value, chunks[i], chunks[i + n - 1])
+        i += n
+    return Piece(out.text(), scratch=out.scratch)
+
+
+# Capitalised words that stay capitalised mid-sentence. "May" is left out: it is a verb too.
+_KEEP_WORDS = (
+    "monday tuesday wednesday thursday friday saturday sunday january february march april"
+    " june july august september october november december mr mrs ms dr"
+)
+_KEEP = frozenset(_KEEP_WORDS.split())
+_WORD = re.compile(rf"\w+(?:[{_APOSTROPHES}]\w+)*")
+_OPENERS = re.compile(rf"[\"'{re.escape(_OPENING)}]*")
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u201d\u2019]*$")
+_LINE_START = re.compile(r"(?:[-*+>]|#{1,6}|\d+[.)]|[-*] \[[ xX]\])")
+
+
+def _capitalise(word: str) -> str:
+    return word[:1].upper() + word[1:]
+
+
+def _soften(word: str, keep: Collection[str]) -> str:
+    """Lowercase a word the model capitalised only because an utterance began there.
+
+    Nobody can tell "Bob" from "Then" without a dictionary, so this is a heuristic: lower a
+    capital followed by lowercase ("Then") or a lone letter ("A"), never "I"/"I'm", acronyms
+    ("NASA"), inner capitals ("iPhone"), days, months, or the words in ``keep``.
+    """
+    rest, base = word[1:], re.split(f"[{_APOSTROPHES}]", word)[0]
+    if not word[:1].isupper() or base == "I" or any(ch.isupper() for ch in rest):
+        return word
+    kept = _KEEP | {w.casefold() for entry in keep for w in entry.split()}
+    if (rest and not any(ch.islower() for ch in rest)) or base.casefold() in kept:
+        return word
+    return word[0].lower() + rest
+
+
+def _opens(before: str) -> bool:
+    """Whether ``before`` ends with an opening bracket or quote (a straight one after a space)."""
+    rest = before.rstrip(_OPENING + "\"'")
+    run = before[len(rest) :]
+    return bool(run) and (any(ch in _OPENING for ch in run) or not rest or rest[-1].isspace())
+
+
+def _ends_sentence(before: str) -> bool:
+    if _opens(before):
+        before = before.rstrip(_OPENING + "\"'")
+    tail = before.rstrip(" \t")
+    if not tail.strip() or tail.endswith(("\n", "\r")):
+        return True
+    if _LINE_START.fullmatch(tail.rsplit("\n", 1)[-1].strip()):
+        return True
+    return bool(_SENTENCE_END.search(tail))
+
+
+def join(
+    before: str, piece: str, *, sentence_end: bool | None = None, keep: Collection[str] = ()
+) -> str:
+    """The text to insert after ``before`` (the document up to the cursor) for ``piece``.
+
+    Adds one space unless ``before`` is empty or ends with whitespace or an opening bracket,
+    or the piece starts with a newline or closing punctuation. The first word is capitalised
+    at a sentence or line start (``sentence_end`` overrides the guess), else softened: see
+    ``_soften`` for which words keep their capital (``keep``: the user's vocabulary).
+    """
+    piece = re.sub(r"^[^\S\r\n]+", "", piece)
+    if not piece:
+        return ""
+    if sentence_end is None:
+        sentence_end = _ends_sentence(before)
+    start = _OPENERS.match(piece).end()
+    word = _WORD.match(piece, start)
+    if word is not None and word[0][0].isalpha():
+        new = _capitalise(word[0]) if sentence_end else _soften(word[0], keep)
+        piece = piece[:start] + new + piece[word.end() :]
+    if not before or before[-1].isspace() or _opens(before) or piece[0] in _CLOSING:
+        return piece
+    return piece if piece[0] in "\r\n" else " " + piece
