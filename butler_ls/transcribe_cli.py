@@ -37,21 +37,22 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .audio_decode import decode_all
+    from .audio_decode import decode, probe
     from .config import load_settings_file, parse_settings
     from .models import resolve_model
     from .paths import Paths
     from .subtitles import normalize_format, render
-    from .transcription import ENGINE, Options
+    from .transcription import ENGINE, Options, windows
 
     fmt = normalize_format(args.format)
     settings, _ = parse_settings(load_settings_file(Paths.default().config_file)[0])
     spec = resolve_model(args.model or settings.model.name)
-    audio = decode_all(args.file)
+    duration = probe(args.file).duration or 0.0
+    chunks = decode(args.file)  # opens now: a bad file fails before the model loads
     model = ENGINE.model(
         spec, device=settings.model.device, compute_type=settings.model.compute_type
     )
-    show = args.progress or (sys.stderr.isatty() and len(audio) > 30 * 16000)
+    show = args.progress or (sys.stderr.isatty() and duration > 30)
 
     def on_segment(segment, duration):  # type: ignore[no-untyped-def]
         if show and duration:
@@ -70,7 +71,9 @@ def _run(args: argparse.Namespace) -> int:
         vad=not args.no_vad,
         vocabulary=settings.model.vocabulary,
     )
-    transcript = ENGINE.transcribe(audio, model, options, on_segment=on_segment)
+    transcript = ENGINE.transcribe_windows(
+        windows(chunks), model, options, duration=duration, on_segment=on_segment
+    )
     if show:
         print(file=sys.stderr)
     sys.stdout.write(
