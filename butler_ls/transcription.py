@@ -148,12 +148,14 @@ class Engine:
 
             started = time.perf_counter()
             try:
-                model = WhisperModel(
-                    str(spec.path),
-                    device=device,
-                    compute_type=compute_type,
-                    cpu_threads=threads,
-                    local_files_only=True,
+                model = _on_short_lived_thread(
+                    lambda: WhisperModel(
+                        str(spec.path),
+                        device=device,
+                        compute_type=compute_type,
+                        cpu_threads=threads,
+                        local_files_only=True,
+                    )
                 )
             except Exception as exc:
                 raise ModelError(
@@ -247,6 +249,29 @@ class Engine:
                     raise Cancelled(f"cancelled after {segment.end:.1f} s of {total:.1f} s")
         # What was decoded, not what the header promised (a cut-off file says more).
         return Transcript(segments, detected, seen)
+
+
+def _on_short_lived_thread(make: Callable[[], Any]) -> Any:
+    """Build a model on a thread that ends right after.
+
+    The thread that loads a CTranslate2 model keeps an OpenMP pool alive; while it
+    lives, OpenMP counts more threads than CPUs and its compute threads sleep at every
+    sync point. Measured on 2 cores: 2.8 s instead of 1.15 s for a 53 s file.
+    """
+    outcome: dict[str, Any] = {}
+
+    def build() -> None:
+        try:
+            outcome["model"] = make()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=build, name="load-model")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["model"]
 
 
 ENGINE = Engine()

@@ -20,6 +20,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import attrs
 import filelock
 
 from .config import load_settings_file, parse_settings
@@ -102,14 +103,25 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     sampler = throttle.Sampler()
 
+    import psutil
+
+    me = psutil.Process()
+    me.cpu_percent(None)  # prime: the next reading covers the time since now
+    cpus = psutil.cpu_count() or 1
+
+    def readings() -> Any:
+        # The machine's load without the worker's own: a job that just used every core
+        # must not make the next one wait.
+        sample = sampler.read()
+        own = me.cpu_percent(None) / cpus
+        return attrs.evolve(sample, cpu_percent=max(0.0, sample.cpu_percent - own))
+
     def decide(envelope: Envelope, attempt: int) -> Any:
         # The submitter's current settings win over the snapshot in the envelope, so a
         # deferred job follows the user's changes while it waits.
         current = board.settings_of(envelope.reply_to) or envelope.throttle
         settings, _ = parse_settings({"throttle": current})
-        return throttle.decide(
-            envelope.priority, sampler.read(), settings.throttle, attempt=attempt
-        )
+        return throttle.decide(envelope.priority, readings(), settings.throttle, attempt=attempt)
 
     runner = Runner(board, worker_id, decide=decide)
     task = register(huey, runner)

@@ -37,13 +37,18 @@ def _evolve(**changes) -> Readings:
 # --- batch work -----------------------------------------------------------------------------
 
 
-def test_batch_runs_at_low_priority_with_all_threads_when_calm():
-    decision = decide("batch", CALM, DEFAULTS)
+def test_batch_runs_at_low_priority_on_the_idle_cores():
+    decision = decide("batch", CALM, DEFAULTS)  # 20% of 8 cores busy: 6.4 idle
     assert decision.run
-    assert decision.threads == 8
+    assert decision.threads == 6
     assert decision.reason is None
     assert decision.retry_in == 0
     assert decision.low_priority
+    assert decide("batch", _evolve(cpu_percent=0.0), DEFAULTS).threads == 8
+    # One of two cores busy elsewhere: one thread, so none spins against the other program.
+    two = _evolve(cpu_count=2, cpu_percent=50.0)
+    assert decide("batch", two, DEFAULTS).threads == 1
+    assert decide("batch", _evolve(cpu_count=2, cpu_percent=84.0), DEFAULTS).threads == 1
 
 
 def test_max_threads_replaces_the_cpu_count():
