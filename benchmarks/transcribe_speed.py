@@ -143,6 +143,9 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
+        "--pause", type=float, default=1.5, help="idle seconds before each timed run"
+    )
+    parser.add_argument(
         "--load-on-main-thread",
         action="store_true",
         help="load the direct model on the main thread (shows libgomp's slow path)",
@@ -175,7 +178,12 @@ def main() -> None:
             meter = CpuMeter(pids) if Path("/proc/stat").exists() else None
             # Alternating, so that slow spells of the machine hit both sides alike.
             for _ in range(args.runs):
+                # A pause first, as between two files a user transcribes: Butler sizes a
+                # batch job to the cores that are idle, and neither side should start
+                # while the other's work still shows in the load.
+                time.sleep(args.pause)
                 butler_runs.append(timed(meter, ["server", "worker"], butler_call))
+                time.sleep(args.pause)
                 direct_runs.append(timed(meter, ["benchmark"], lambda: direct.run(path)))
             worker_nice = thread_nice(worker_pid) if worker_pid else None
         finally:

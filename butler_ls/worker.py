@@ -33,6 +33,7 @@ LOCK_NAME = "worker.lock"
 HEARTBEAT_SECONDS = 1.0
 # One thread runs batch work, the other stays free so dictation never queues behind it.
 CONSUMER_THREADS = 2
+FRESH_SAMPLE_SECONDS = 0.03  # batch jobs wait this long to see the load of the moment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -109,10 +110,16 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
     me.cpu_percent(None)  # prime: the next reading covers the time since now
     cpus = psutil.cpu_count() or 1
 
-    def readings() -> Any:
+    def readings(fresh: bool) -> Any:
         # The machine's load without the worker's own: a job that just used every core
         # must not make the next one wait.
         sample = sampler.read()
+        if fresh:
+            # Batch work sizes its threads to the idle cores: it needs the load of this
+            # moment, not of the last second (which may hold a job that just ended).
+            me.cpu_percent(None)
+            load = psutil.cpu_percent(interval=FRESH_SAMPLE_SECONDS)
+            sample = attrs.evolve(sample, cpu_percent=load)
         own = me.cpu_percent(None) / cpus
         return attrs.evolve(sample, cpu_percent=max(0.0, sample.cpu_percent - own))
 
@@ -121,7 +128,10 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
         # deferred job follows the user's changes while it waits.
         current = board.settings_of(envelope.reply_to) or envelope.throttle
         settings, _ = parse_settings({"throttle": current})
-        return throttle.decide(envelope.priority, readings(), settings.throttle, attempt=attempt)
+        fresh = envelope.priority == "batch"
+        return throttle.decide(
+            envelope.priority, readings(fresh), settings.throttle, attempt=attempt
+        )
 
     runner = Runner(board, worker_id, decide=decide)
     task = register(huey, runner)
