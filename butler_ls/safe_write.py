@@ -142,7 +142,7 @@ def _replace(target: Path, payload: bytes) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_folder(target.parent)
+    fsync_folder(target.parent)
 
 
 def _copy_mode(target: Path, tmp: str) -> None:
@@ -164,8 +164,8 @@ def _remove_stale_temps(target: Path) -> None:
                     os.unlink(entry.path)
 
 
-def _fsync_folder(folder: Path) -> None:
-    # The rename is already done; some file systems cannot fsync a folder, which is no failure.
+def fsync_folder(folder: Path) -> None:
+    """Make renames and deletions in ``folder`` durable; a file system that cannot is no failure."""
     with suppress(OSError):
         fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
         try:

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from butler_ls.errors import ButlerError
+from butler_ls.processes import pid_alive
+from butler_ls.safe_write import fsync_folder
 
 if TYPE_CHECKING:  # the worker reads the spool without loading the voice detector
     from butler_ls.dictation.segmenter import Utterance
@@ -41,23 +43,6 @@ _SCRATCH = re.compile(r"\.(?:tmp|open|closed)\.(\d+)\..*")
 
 class SpoolError(ButlerError):
     """The spool cannot do what was asked; the message names the session or file and the fix."""
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this id exists (it may belong to another user)."""
-    if pid <= 0:
-        return False
-    if os.name == "nt":  # os.kill would terminate the process there
-        import psutil
-
-        return psutil.pid_exists(pid)
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @attrs.frozen
@@ -130,7 +115,7 @@ class Spool:
             except BaseException:
                 shutil.rmtree(scratch, ignore_errors=True)
                 raise
-            _fsync_folder(self.folder)
+            fsync_folder(self.folder)
 
     def put(
         self, session_id: str, utterance: Utterance, context: dict[str, Any]
@@ -182,7 +167,7 @@ class Spool:
             json_path.unlink(missing_ok=True)
             json_path.with_suffix(".wav").unlink(missing_ok=True)
             # Durable, or a crash could bring the utterance back and insert its text twice.
-            _fsync_folder(folder)
+            fsync_folder(folder)
 
     def close_session(self, session_id: str, *, discard: bool = False) -> None:
         """Remove a finished session; refuses while utterances wait, unless ``discard``."""
@@ -199,7 +184,7 @@ class Spool:
             # One rename ends the session, so a crash while deleting cannot revive any of it.
             grave = self.folder / f".closed.{os.getpid()}.{os.urandom(4).hex()}"
             os.rename(folder, grave)
-            _fsync_folder(self.folder)
+            fsync_folder(self.folder)
             shutil.rmtree(grave, ignore_errors=True)
 
     def pending(self, session_id: str) -> list[SpooledUtterance]:
@@ -332,17 +317,7 @@ def _write_durably(path: Path, data: bytes) -> None:
         with suppress(OSError):
             os.unlink(tmp)
         raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes renames and deletions durable; some file systems cannot sync a folder, no failure.
-    with suppress(OSError):
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+    fsync_folder(path.parent)
 
 
 def _wav_bytes(pcm: bytes) -> bytes:

@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..processes import pid_alive
+
 logger = logging.getLogger(__name__)
 
 BACKOFF = (0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -100,7 +102,7 @@ class Supervisor:
     def _local_worker(self) -> dict[str, Any] | None:
         host = os.uname().nodename
         for info in self.board.workers(max_age=3.0).values():
-            if info.get("host") == host and _alive(info.get("pid")):
+            if info.get("host") == host and pid_alive(info.get("pid")):
                 return info
         return None
 
@@ -183,15 +185,3 @@ class Supervisor:
                 return
             await asyncio.sleep(0.05)
         self.reason = f"the worker did not start within {START_TIMEOUT:g} s; see worker.log"
-
-
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import socket
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from butler_ls.config import to_wire
 from butler_ls.core_commands import redact_url
 from butler_ls.errors import ButlerError
 from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.processes import pid_alive
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, Priority, SqliteJobBoard
 from butler_ls.queue.supervisor import Supervisor
@@ -39,13 +39,7 @@ def owner_is_gone(owner: str) -> bool:
         return False
     if host != socket.gethostname():
         return False  # another machine's server (Redis): not ours to judge
-    try:
-        os.kill(pid_number, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return not pid_alive(pid_number)
 
 
 class Jobs:
