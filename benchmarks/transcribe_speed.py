@@ -143,7 +143,13 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=DEFAULT_FILE)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument(
-        "--pause", type=float, default=1.5, help="idle seconds before each timed run"
+        "--pause",
+        type=float,
+        default=2.5,
+        # The worker sizes a batch job by the load of about the last second: a pause
+        # longer than two heartbeats lets it see the direct run has ended, as it would
+        # see a quiet machine between two files a user transcribes.
+        help="idle seconds before each timed run (default 2.5)",
     )
     parser.add_argument(
         "--load-on-main-thread",

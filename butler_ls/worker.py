@@ -33,7 +33,6 @@ LOCK_NAME = "worker.lock"
 HEARTBEAT_SECONDS = 1.0
 # One thread runs batch work, the other stays free so dictation never queues behind it.
 CONSUMER_THREADS = 2
-FRESH_SAMPLE_SECONDS = 0.03  # batch jobs wait this long to see the load of the moment
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -104,34 +103,19 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     sampler = throttle.Sampler()
 
-    import psutil
+    load = LoadMonitor()
 
-    me = psutil.Process()
-    me.cpu_percent(None)  # prime: the next reading covers the time since now
-    cpus = psutil.cpu_count() or 1
-
-    def readings(fresh: bool) -> Any:
-        # The machine's load without the worker's own: a job that just used every core
-        # must not make the next one wait.
-        sample = sampler.read()
-        if fresh:
-            # Batch work sizes its threads to the idle cores: it needs the load of this
-            # moment, not of the last second (which may hold a job that just ended).
-            me.cpu_percent(None)
-            load = psutil.cpu_percent(interval=FRESH_SAMPLE_SECONDS)
-            sample = attrs.evolve(sample, cpu_percent=load)
-        own = me.cpu_percent(None) / cpus
-        return attrs.evolve(sample, cpu_percent=max(0.0, sample.cpu_percent - own))
+    def readings() -> Any:
+        # The machine's load over the last second or so, without the worker's own: a
+        # job that just used every core must not make the next one wait or shrink.
+        return attrs.evolve(sampler.read(), cpu_percent=load.others())
 
     def decide(envelope: Envelope, attempt: int) -> Any:
         # The submitter's current settings win over the snapshot in the envelope, so a
         # deferred job follows the user's changes while it waits.
         current = board.settings_of(envelope.reply_to) or envelope.throttle
         settings, _ = parse_settings({"throttle": current})
-        fresh = envelope.priority == "batch"
-        return throttle.decide(
-            envelope.priority, readings(fresh), settings.throttle, attempt=attempt
-        )
+        return throttle.decide(envelope.priority, readings(), settings.throttle, attempt=attempt)
 
     runner = Runner(board, worker_id, decide=decide)
     task = register(huey, runner)
@@ -149,7 +133,10 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
     _requeue_lost(huey, board, task)
     stop = threading.Event()
     beat = threading.Thread(
-        target=_heartbeat, args=(board, worker_id, runner, stop), daemon=True, name="heartbeat"
+        target=_heartbeat,
+        args=(board, worker_id, runner, stop, load),
+        daemon=True,
+        name="heartbeat",
     )
     beat.start()
     consumer = huey.create_consumer(
@@ -213,9 +200,42 @@ def _other_live_workers(board: Any, backend: str) -> set[str]:
     return alive
 
 
-def _heartbeat(board: Any, worker_id: str, runner: Any, stop: threading.Event) -> None:
+class LoadMonitor:
+    """CPU load of the other processes, refreshed every heartbeat (about once a second).
+
+    A reading taken at decision time would cover everything since the previous one,
+    minutes maybe; a blocking sample would delay every job.
+    """
+
+    def __init__(self) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._me = psutil.Process()
+        self._cpus = psutil.cpu_count() or 1
+        self._lock = threading.Lock()
+        self._others = 0.0
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Take the load since the last refresh."""
+        with self._lock:
+            system = self._psutil.cpu_percent(None)
+            own = self._me.cpu_percent(None) / self._cpus
+            self._others = max(0.0, system - own)
+
+    def others(self) -> float:
+        """Percent of the machine's CPU used by other processes lately."""
+        with self._lock:
+            return self._others
+
+
+def _heartbeat(
+    board: Any, worker_id: str, runner: Any, stop: threading.Event, load: LoadMonitor
+) -> None:
     while not stop.is_set():
         try:
+            load.refresh()
             engine = sys.modules.get("butler_ls.transcription")
             models = engine.ENGINE.loaded() if engine is not None else []
             board.heartbeat(
