@@ -154,8 +154,9 @@ async def test_throttling_defers_batch_work_and_lets_dictation_through(
     start_server: StartServer, options: dict, backend: str
 ):
     # More free memory than any machine has: the pressure is real, not mocked.
+    # maxCpuPercent 100: a busy test machine must not be the reason instead.
     client = await start_server(
-        init_options={**options, "throttle": {"minFreeMemoryMb": 1 << 20}},
+        init_options={**options, "throttle": {"minFreeMemoryMb": 1 << 20, "maxCpuPercent": 100}},
     )
     answer = await execute(
         client, "test.job", {"kind": "sleep", "priority": "interactive", "payload": {"steps": 1}}
