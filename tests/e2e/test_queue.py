@@ -223,3 +223,21 @@ async def test_batch_work_runs_at_low_os_priority(
     )
     assert batch["result"]["nice"] == 10
     assert live["result"]["nice"] == 0
+
+
+async def test_shutdown_while_a_job_runs_is_clean(
+    start_server: StartServer, options: dict, backend: str
+):
+    client = await start_server(init_options=options)
+    await execute(client, "test.job", {"kind": "echo"})
+    job = asyncio.ensure_future(
+        execute(client, "test.job", {"kind": "sleep", "payload": {"seconds": 3, "steps": 3}})
+    )
+
+    async def running():
+        return (await queue_status(client))["running"] == 1
+
+    await wait_until(running)
+    await asyncio.wait_for(client.shutdown_session(), 30)
+    assert client._server.returncode == 0
+    await asyncio.gather(job, return_exceptions=True)
