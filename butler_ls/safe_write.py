@@ -130,13 +130,25 @@ def _resolve(path: StrPath) -> Path:
 def _replace(target: Path, payload: bytes) -> None:
     # Called with the lock held, so any temp file of ours is a leftover from a killed writer.
     _remove_stale_temps(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    replace_durably(target, payload, prefix=f".{target.name}.", suffix=".tmp", keep_mode=True)
+
+
+def replace_durably(
+    target: Path, payload: bytes, *, prefix: str, suffix: str, keep_mode: bool
+) -> None:
+    """Replace ``target`` by a synced temp file in its folder, then sync the folder.
+
+    No lock: the caller provides one, or owns the file alone. ``keep_mode`` copies the
+    old file's permissions (else the new file stays 0600, as mkstemp makes it).
+    """
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
             os.fsync(handle.fileno())
-        _copy_mode(target, tmp)
+        if keep_mode:
+            _copy_mode(target, tmp)
         os.replace(tmp, target)
     except BaseException:
         with suppress(OSError):

@@ -164,9 +164,6 @@ class ButlerServer(LanguageServer):
         return Path(root) if root else None
 
 
-server = None  # set by create_server(); module-level so tests can reach it in-process
-
-
 def create_server(paths: Paths | None = None) -> ButlerServer:
     """Build a server with its LSP features registered."""
     ls = ButlerServer(paths)
@@ -244,8 +241,6 @@ def create_server(paths: Paths | None = None) -> ButlerServer:
         for task in list(ls._tasks):
             task.cancel()
 
-    global server
-    server = ls
     return ls
 
 

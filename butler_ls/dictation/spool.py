@@ -22,7 +22,7 @@ import attrs
 
 from butler_ls.errors import ButlerError
 from butler_ls.processes import pid_alive
-from butler_ls.safe_write import fsync_folder
+from butler_ls.safe_write import fsync_folder, replace_durably
 
 if TYPE_CHECKING:  # the worker reads the spool without loading the voice detector
     from butler_ls.dictation.segmenter import Utterance
@@ -303,21 +303,11 @@ def _sweep(folder: Path, alive: Callable[[int], bool]) -> None:
 
 
 def _write_durably(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` (mode 0600) via a synced temp file; sync the folder."""
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".tmp.{os.getpid()}.", suffix=f".{path.name}", dir=path.parent
+    """Replace ``path`` with ``data`` (mode 0600); the pid in the temp name lets a sweep
+    tell a dead writer's leftovers from a live one's."""
+    replace_durably(
+        path, data, prefix=f".tmp.{os.getpid()}.", suffix=f".{path.name}", keep_mode=False
     )
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with suppress(OSError):
-            os.unlink(tmp)
-        raise
-    fsync_folder(path.parent)
 
 
 def _wav_bytes(pcm: bytes) -> bytes:
