@@ -10,6 +10,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import attrs
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
@@ -29,6 +30,36 @@ class DocumentClosed(ButlerError):
     """The document was closed while text was still going into it."""
 
 
+class Mark:
+    """An offset that follows the edits; ``stay``: text inserted right at it goes after it."""
+
+    __slots__ = ("offset", "stay")
+
+    def __init__(self, offset: int, *, stay: bool) -> None:
+        self.offset = offset
+        self.stay = stay
+
+
+@attrs.frozen(eq=False)
+class Span:
+    """Text Butler inserted, from ``start`` to ``end``, as it moves with the user's edits."""
+
+    start: Mark
+    end: Mark
+
+
+def _shift(offset: int, start: int, end: int, length: int, *, stay: bool) -> int:
+    """Where ``offset`` goes when ``[start, end)`` is replaced by ``length`` characters."""
+    if stay and start == end == offset:
+        return offset
+    if end <= offset:
+        return offset + length - (end - start)
+    if start < offset:
+        # The text around the offset was replaced: continue after the new text.
+        return start + length
+    return offset
+
+
 class Anchor:
     """An offset in an open document that moves with the edits made before it."""
 
@@ -44,6 +75,7 @@ class Anchor:
         else:
             self.offset = document.offset_at_position(position)
         self.closed = False
+        self._marks: list[Mark] = []
         events.document_changed.connect(self._changed, weak=False)
         events.document_closed.connect(self._closed, weak=False)
 
@@ -57,19 +89,19 @@ class Anchor:
             return
         for change in changes:
             if not isinstance(change, types.TextDocumentContentChangePartial):
-                # A whole-document replacement: keep the same offset, clamped.
+                # A whole-document replacement: keep the same offsets, clamped.
                 self._shadow = TextDocument(
                     self.uri, change.text, position_codec=self._shadow.position_codec
                 )
                 self.offset = min(self.offset, len(change.text))
+                for mark in self._marks:
+                    mark.offset = min(mark.offset, len(change.text))
                 continue
             start = self._shadow.offset_at_position(change.range.start)
             end = self._shadow.offset_at_position(change.range.end)
-            if end <= self.offset:
-                self.offset += len(change.text) - (end - start)
-            elif start < self.offset:
-                # The text around the anchor was replaced: continue after the new text.
-                self.offset = start + len(change.text)
+            self.offset = _shift(self.offset, start, end, len(change.text), stay=False)
+            for mark in self._marks:
+                mark.offset = _shift(mark.offset, start, end, len(change.text), stay=mark.stay)
             self._shadow.apply_change(change)
 
     def _closed(self, sender: Any, *, uri: str) -> None:
@@ -85,8 +117,30 @@ class Anchor:
         """The document text just after the anchor."""
         return self._shadow.source[self.offset : self.offset + limit]
 
-    async def insert(self, text: str, label: str = "Butler") -> None:
-        """Insert ``text`` at the anchor (versioned edit, retried if the editor refuses)."""
+    async def insert(self, text: str, label: str = "Butler", *, track: bool = False) -> Span:
+        """Insert ``text`` at the anchor (versioned edit, retried if the editor refuses).
+
+        Returns the span of the inserted text; with ``track`` it keeps following the edits
+        (for ``delete``), and text the user types right before or after it stays outside it.
+        """
+        await self._edit(self.offset, self.offset, text, label)
+        span = Span(Mark(self.offset - len(text), stay=False), Mark(self.offset, stay=True))
+        if track:
+            self._marks.extend((span.start, span.end))
+        return span
+
+    async def delete(self, span: Span, label: str = "Butler") -> None:
+        """Remove the text of ``span`` (whatever it has become) from the document."""
+        start, end = sorted((span.start.offset, span.end.offset))
+        if end > start:
+            await self._edit(start, end, "", label)
+        self.forget(span)
+
+    def forget(self, span: Span) -> None:
+        """Stop following ``span``."""
+        self._marks = [mark for mark in self._marks if mark not in (span.start, span.end)]
+
+    async def _edit(self, start: int, end: int, text: str, label: str) -> None:
         for _ in range(EDIT_ATTEMPTS):
             document = self.server.workspace.text_documents.get(self.uri)
             if self.closed or document is None:
@@ -96,8 +150,10 @@ class Anchor:
                 await asyncio.sleep(0.01)
                 continue
             version = document.version
-            position = client_position(document, self.offset)
-            edit = types.TextEdit(range=types.Range(position, position), new_text=text)
+            edit = types.TextEdit(
+                range=types.Range(client_position(document, start), client_position(document, end)),
+                new_text=text,
+            )
             result = await self.server.workspace_apply_edit_async(
                 types.ApplyWorkspaceEditParams(
                     edit=workspace_edit(self.server, document, edit), label=label
@@ -108,9 +164,14 @@ class Anchor:
                 return
             logger.info("the editor refused an edit (%s); retrying", result.failure_reason)
             await asyncio.sleep(0.05)
-        raise ButlerError(
-            f"the editor refused to insert text into {self.uri} {EDIT_ATTEMPTS} times"
-        )
+        raise ButlerError(f"the editor refused to change {self.uri} {EDIT_ATTEMPTS} times")
+
+    def position(self) -> types.Position | None:
+        """The anchor as a position in the client's encoding (None once the document closed)."""
+        document = self.server.workspace.text_documents.get(self.uri)
+        if document is None or document.source != self._shadow.source:
+            document = self._shadow
+        return client_position(document, min(self.offset, len(document.source)))
 
     async def _wait_past(self, version: int | None) -> None:
         for _ in range(200):

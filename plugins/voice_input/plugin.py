@@ -1,36 +1,286 @@
-"""The ``voice_input`` plugin: microphone capture for dictation.
+"""The ``voice_input`` plugin: live dictation from the microphone (or a recording) into the editor.
 
-Capture is not built yet; the plugin says so through ``status.audio`` and ``voice.capture``.
+Commands ``butler.dictation.start/stop/toggle/cancel``; ``butler/dictationState`` while it
+runs; utterances a dead server left in the spool are transcribed into today's note.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Literal
 
-from butler_ls.errors import ButlerError
+import attrs
+from lsprotocol import types
+
+from butler_ls.dictation.commands import Rules, rules_for
+from butler_ls.dictation.segmenter import Segmenter, SegmenterSettings
+from butler_ls.dictation.spool import Spool
+from butler_ls.editing import Anchor
+from butler_ls.errors import ButlerError, InvalidArguments
 from butler_ls.plugin_api import Plugin, PluginContext
 
-NOT_BUILT = "microphone capture is not built in this version of Butler"
+from .recovery import recover_orphans
+from .session import DictationSession
+
+logger = logging.getLogger(__name__)
+
+AUDIO_STATUS_SECONDS = 5.0
+"""How long ``butler.status`` trusts its last look at the microphones."""
+
+
+@attrs.frozen
+class PositionArgument:
+    """A position in a document (LSP)."""
+
+    line: int = attrs.field(validator=attrs.validators.ge(0))
+    character: int = attrs.field(validator=attrs.validators.ge(0))
+
+
+@attrs.frozen
+class StartArguments:
+    """Argument of ``butler.dictation.start`` (and ``toggle``)."""
+
+    uri: str | None = None
+    """The document to dictate into (``target: cursor``)."""
+
+    position: PositionArgument | None = None
+    """Where in ``uri`` (default: its end); the text follows the user's edits from there."""
+
+    target: Literal["cursor", "dailyNote"] = "cursor"
+    """``cursor``: into ``uri``; ``dailyNote``: each utterance a timestamped entry of today's."""
+
+    audio_file: str | None = None
+    """A recording to play as if it were the microphone (relative to the workspace folder)."""
+
+    speed: float = attrs.field(default=1.0)
+    """Playback speed of ``audioFile``: 1.0 is real time."""
+
+    @speed.validator
+    def _speed(self, attribute: Any, value: float) -> None:
+        if not 0.1 <= value <= 100:
+            raise ValueError(f"speed must be between 0.1 and 100 (1.0 is real time), not {value}")
+
+
+@attrs.frozen
+class SessionArguments:
+    """Argument of ``butler.dictation.stop`` and ``cancel``."""
+
+    session_id: str | None = None
+    """The session (default: the running one)."""
 
 
 class VoiceCapture:
-    """The ``voice.capture`` capability; refuses honestly until capture exists."""
+    """The ``voice.capture`` capability: start and stop dictation from other plugins."""
 
-    available = False
-    reason = NOT_BUILT
+    def __init__(self, plugin: VoiceInputPlugin) -> None:
+        self._plugin = plugin
 
-    def start(self, **_: Any) -> None:
-        """Start capturing (not available yet)."""
-        raise ButlerError(f"{NOT_BUILT}; dictation will arrive in a later version")
+    async def start(self, **arguments: Any) -> str:
+        """Start a session (arguments as ``butler.dictation.start``); returns its id."""
+        answer = await self._plugin.start(StartArguments(**arguments))
+        return answer["sessionId"]
+
+    async def stop(self, session_id: str | None = None) -> dict[str, Any]:
+        """Stop a session once its text is in; returns ``{sessionId, text, utterances}``."""
+        return await self._plugin.stop(SessionArguments(session_id))
 
 
 class VoiceInputPlugin(Plugin):
-    """Registers ``voice.capture`` and the audio part of ``butler.status``."""
+    """Registers the dictation commands, ``voice.capture`` and ``status.audio``."""
 
     def activate(self, ctx: PluginContext) -> None:
-        """Offer the capability and the status section."""
-        capture = VoiceCapture()
-        ctx.provide("voice.capture", capture)
-        ctx.provide(
-            "status.audio", lambda: {"available": capture.available, "reason": capture.reason}
+        """Offer the commands; look for dictation a dead server left behind."""
+        self.ctx = ctx
+        self.spool = Spool(ctx.data_dir / "spool")
+        self.session: DictationSession | None = None
+        self.finished: dict[str, DictationSession] = {}
+        self._audio_status: tuple[float, dict[str, Any]] | None = None
+        ctx.provide("voice.capture", VoiceCapture(self))
+        ctx.provide("status.audio", self.audio_status)
+        ctx.command("butler.dictation.start", self.start, arguments=StartArguments)
+        ctx.command("butler.dictation.stop", self.stop, arguments=SessionArguments)
+        ctx.command("butler.dictation.toggle", self.toggle, arguments=StartArguments)
+        ctx.command("butler.dictation.cancel", self.cancel, arguments=SessionArguments)
+        ctx.run_task(recover_orphans(self), "recover-dictation")
+
+    async def deactivate(self) -> None:
+        """Stop a running session; its unapplied utterances stay in the spool."""
+        if self.session is not None:
+            session = self.session
+            try:
+                await asyncio.wait_for(session.stop(), 10)
+            except Exception:
+                logger.warning("dictation %s did not finish before shutdown", session.id)
+
+    # --- settings --------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The ``voice_input`` settings section."""
+        return self.ctx.plugin_settings
+
+    @property
+    def partial_text(self) -> bool:
+        """Whether provisional text is sent while an utterance is spoken."""
+        return bool(self.settings.get("partialText", True))
+
+    def rules(self) -> Rules:
+        """Voice commands for ``model.language`` with the user's overrides."""
+        try:
+            return rules_for(self.ctx.settings.model.language, self.settings.get("commands"))
+        except ValueError as exc:
+            self.ctx.server.show_warning(
+                f"butler.voice_input.commands.{exc}; using the built-in voice commands"
+            )
+            return rules_for(self.ctx.settings.model.language)
+
+    def segmenter(self) -> Segmenter:
+        """A segmenter with the user's pause length and limits."""
+        s = self.settings
+        try:
+            return Segmenter(
+                SegmenterSettings(
+                    silence_ms=int(s.get("silenceMs", 400)),
+                    min_speech_ms=int(s.get("minSpeechMs", 250)),
+                    max_utterance_s=float(s.get("maxUtteranceSeconds", 12.0)),
+                    aggressiveness=int(s.get("vadAggressiveness", 2)),
+                )
+            )
+        except (ValueError, TypeError) as exc:
+            self.ctx.server.show_warning(
+                f"butler.voice_input: {exc}; using the default pause detection"
+            )
+            return Segmenter()
+
+    # --- commands --------------------------------------------------------------------------
+
+    async def start(self, args: StartArguments) -> dict[str, Any]:
+        """``butler.dictation.start``: open the source, then stream text as it is spoken."""
+        if self.session is not None:
+            raise ButlerError(
+                f"dictation is already running (session {self.session.id}); stop it first "
+                "(butler.dictation.stop) or use butler.dictation.toggle"
+            )
+        anchor = self._anchor(args)
+        session_id = None
+        try:
+            source = await asyncio.to_thread(self._source, args)
+            new_id = uuid.uuid4().hex[:12]
+            await asyncio.to_thread(
+                self.spool.open_session,
+                new_id,
+                {"target": args.target, "uri": args.uri, "started": time.time()},
+            )
+            session_id = new_id
+            jobs = self.ctx.get("queue.jobs")
+            if jobs is not None:
+                # The model loads while the user starts to speak, not after the first pause.
+                self.ctx.run_task(jobs.ensure_worker(), "dictation-worker")
+            session = DictationSession(self, session_id, source, anchor, self.segmenter())
+            self.session = session
+            await session.start()
+        except BaseException:
+            if anchor is not None:
+                anchor.detach()
+            self.session = None
+            if session_id is not None:
+                await asyncio.to_thread(self.spool.close_session, session_id, discard=True)
+            raise
+        self._audio_status = None
+        return {"sessionId": session_id}
+
+    def _anchor(self, args: StartArguments) -> Anchor | None:
+        if args.target == "dailyNote":
+            return None
+        if not args.uri:
+            raise InvalidArguments(
+                "uri: target 'cursor' needs the document to dictate into; pass its uri "
+                "(and position), or use target 'dailyNote'",
+                field="uri",
+            )
+        if args.uri not in self.ctx.server.workspace.text_documents:
+            raise InvalidArguments(
+                f"uri: {args.uri} is not open in the editor; open it first, or use target "
+                "'dailyNote'",
+                field="uri",
+            )
+        position = args.position and types.Position(args.position.line, args.position.character)
+        return Anchor(self.ctx.server, args.uri, position)
+
+    def _source(self, args: StartArguments) -> Any:
+        from .sources import FileSource, MicrophoneSource
+
+        if args.audio_file:
+            path = Path(args.audio_file).expanduser()
+            if not path.is_absolute():
+                path = (self.ctx.server.workspace_root() or Path.cwd()) / path
+            if not path.is_file():
+                raise InvalidArguments(
+                    f"audioFile: {path} does not exist or is not a file; check the path",
+                    field="audioFile",
+                )
+            return FileSource(path, args.speed)
+        return MicrophoneSource(self.ctx.settings.audio.device)
+
+    async def stop(self, args: SessionArguments) -> dict[str, Any]:
+        """``butler.dictation.stop``: answers once every pending utterance is applied."""
+        session = self._find(args.session_id)
+        return await session.stop()
+
+    async def toggle(self, args: StartArguments) -> dict[str, Any]:
+        """``butler.dictation.toggle``: stop the running session, else start one."""
+        if self.session is not None:
+            return await self.session.stop()
+        return await self.start(args)
+
+    async def cancel(self, args: SessionArguments) -> dict[str, Any]:
+        """``butler.dictation.cancel``: stop, and insert nothing more."""
+        session = self._find(args.session_id)
+        await session.cancel()
+        return {"sessionId": session.id}
+
+    def _find(self, session_id: str | None) -> DictationSession:
+        if session_id is None:
+            if self.session is None:
+                raise ButlerError("no dictation is running; start one with butler.dictation.start")
+            return self.session
+        if self.session is not None and self.session.id == session_id:
+            return self.session
+        if session_id in self.finished:
+            return self.finished[session_id]
+        raise InvalidArguments(
+            f"sessionId: no dictation session {session_id!r} in this server", field="sessionId"
         )
+
+    def session_ended(self, session: DictationSession) -> None:
+        """Called by a session once everything is applied (or dropped)."""
+        if self.session is session:
+            self.session = None
+        self.finished[session.id] = session
+        while len(self.finished) > 20:
+            self.finished.pop(next(iter(self.finished)))
+
+    # --- status ----------------------------------------------------------------------------
+
+    def audio_status(self) -> dict[str, Any]:
+        """``butler.status``'s audio section: is there a microphone to dictate from?"""
+        session = self.session
+        if session is not None and session.source.kind == "microphone":
+            return {"available": True, "device": session.source.description, "state": "recording"}
+        now = time.monotonic()
+        if self._audio_status is not None and now - self._audio_status[0] < AUDIO_STATUS_SECONDS:
+            return self._audio_status[1]
+        from butler_ls.audio_input import AudioInputError, find_input_device
+
+        try:
+            device = find_input_device(self.ctx.settings.audio.device)
+        except AudioInputError as exc:
+            status: dict[str, Any] = {"available": False, "reason": str(exc)}
+        else:
+            status = {"available": True, "device": device.name, "rate": device.default_rate}
+        self._audio_status = (now, status)
+        return status

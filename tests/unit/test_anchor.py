@@ -69,3 +69,53 @@ def test_a_document_that_is_not_open_is_refused():
     server = SimpleNamespace(workspace=SimpleNamespace(text_documents={}))
     with pytest.raises(ButlerError, match="is not open"):
         Anchor(server, URI, None)
+
+
+class Editor:
+    """A fake client: applies Butler's edits to the document and reports them back."""
+
+    def __init__(self, document: TextDocument) -> None:
+        self.document = document
+        self.workspace = SimpleNamespace(text_documents={URI: document})
+        self.client_capabilities = types.ClientCapabilities()
+
+    async def workspace_apply_edit_async(self, params: types.ApplyWorkspaceEditParams):
+        (text_edit,) = params.edit.changes[URI]
+        edit(self.document, *_range(text_edit.range), text_edit.new_text)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+
+def _range(r: types.Range) -> tuple[tuple[int, int], tuple[int, int]]:
+    return (r.start.line, r.start.character), (r.end.line, r.end.character)
+
+
+async def test_a_tracked_span_is_deleted_wherever_the_user_moved_it():
+    document = TextDocument(URI, "Intro.\nOutro.", version=1)
+    anchor = Anchor(Editor(document), URI, types.Position(0, 6))
+    try:
+        await anchor.insert(" One.", track=True)
+        span = await anchor.insert(" Two.", track=True)
+        edit(document, (0, 0), (0, 0), "Typed above. ")  # before both
+        edit(document, (0, 29), (0, 29), " typed after")  # right after the span: not in it
+        edit(document, (1, 0), (1, 0), "below ")
+        assert document.source == "Typed above. Intro. One. Two. typed after\nbelow Outro."
+        await anchor.delete(span)
+        assert document.source == "Typed above. Intro. One. typed after\nbelow Outro."
+        # Text typed at the dictation point is the user's: dictation continues after it.
+        await anchor.insert(" Three.")
+        assert document.source == "Typed above. Intro. One. typed after Three.\nbelow Outro."
+    finally:
+        anchor.detach()
+
+
+async def test_text_typed_right_at_the_start_of_a_span_stays_outside_it():
+    document = TextDocument(URI, "ab", version=1)
+    anchor = Anchor(Editor(document), URI, types.Position(0, 1))
+    try:
+        span = await anchor.insert("XY", track=True)
+        edit(document, (0, 1), (0, 1), "u")  # typed just before the inserted text
+        assert document.source == "auXYb"
+        await anchor.delete(span)
+        assert document.source == "aub"
+    finally:
+        anchor.detach()

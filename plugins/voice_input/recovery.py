@@ -1,0 +1,85 @@
+"""Dictation a dead server left in the spool goes to today's note, under "Recovered dictation".
+
+Each broken session becomes one entry; its audio is dropped only once the entry is written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Any
+
+from butler_ls.dictation.commands import interpret, join
+
+if TYPE_CHECKING:
+    from .plugin import VoiceInputPlugin
+
+logger = logging.getLogger(__name__)
+
+SECTION = "Recovered dictation"
+"""The heading recovered dictation goes under in the daily note."""
+
+RETRY_SECONDS = 30.0
+"""How long to wait before trying again when the worker or the note cannot be reached."""
+
+
+async def recover_orphans(plugin: VoiceInputPlugin) -> None:
+    """Transcribe and file every session whose server is gone; retry until it worked."""
+    while True:
+        try:
+            sessions = await asyncio.to_thread(plugin.spool.orphaned_sessions)
+        except Exception:
+            logger.exception("looking for interrupted dictation failed")
+            return
+        if not sessions:
+            return
+        failures = 0
+        for session_id in sessions:
+            try:
+                await recover_session(plugin, session_id)
+            except Exception as exc:
+                failures += 1
+                logger.warning("recovering dictation session %s failed: %s", session_id, exc)
+        if not failures:
+            return
+        await asyncio.sleep(RETRY_SECONDS)
+
+
+async def recover_session(plugin: VoiceInputPlugin, session_id: str) -> str:
+    """File one broken session's unapplied utterances as one entry; returns the text."""
+    spool = plugin.spool
+    ctx = plugin.ctx
+    items = await asyncio.to_thread(spool.pending, session_id)
+    info = await asyncio.to_thread(spool.session_info, session_id) or {}
+    if not items:
+        await asyncio.to_thread(spool.close_session, session_id, discard=True)
+        return ""
+    logger.info("recovering %d dictated utterances of session %s", len(items), session_id)
+    speech = ctx.require("speech.transcribe")
+    rules = plugin.rules()
+    vocabulary = list(ctx.settings.model.vocabulary or [])
+    text = ""
+    for item in sorted(items, key=lambda item: item.index):
+        pcm = await asyncio.to_thread(spool.read_pcm, item)
+        result: dict[str, Any] = await speech.transcribe(
+            {"pcm": {"data": pcm, "sampleRate": 16000, "channels": 1, "format": "s16le"}},
+            priority="interactive",
+            language=ctx.settings.model.language,
+            prompt=text[-200:],
+        )
+        piece = interpret(result.get("text", ""), rules, keep=vocabulary)
+        text += join(text, piece.text, keep=vocabulary)
+    text = text.strip()
+    if text:
+        started = info.get("created")
+        when = (
+            dt.datetime.fromtimestamp(started).strftime("%Y-%m-%d %H:%M")
+            if isinstance(started, int | float)
+            else "an earlier session"
+        )
+        where = (info.get("metadata") or {}).get("uri")
+        origin = f"(dictated {when}" + (f" into {where}" if where else "") + ")"
+        await ctx.require("notes.daily").append(f"{text} {origin}", section=SECTION)
+    await asyncio.to_thread(spool.close_session, session_id, discard=True)
+    return text

@@ -1,0 +1,416 @@
+"""One dictation session: audio to utterances to the spool to the worker to edits, in order.
+
+A pump thread cuts the audio into utterances and spools each one before it is sent; the
+event loop transcribes them concurrently and applies their text strictly in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from butler_ls.dictation.commands import interpret, join
+from butler_ls.dictation.segmenter import SAMPLE_RATE, Segmenter, Utterance
+from butler_ls.editing import Anchor, DocumentClosed, Span
+from butler_ls.errors import ButlerError
+
+if TYPE_CHECKING:
+    from butler_ls.dictation.spool import SpooledUtterance
+
+    from .plugin import VoiceInputPlugin
+    from .sources import Source
+
+logger = logging.getLogger(__name__)
+
+STATE_INTERVAL = 0.1
+"""Seconds between ``butler/dictationState`` notifications while a session runs."""
+
+PARTIAL_EVERY = 0.6
+"""Seconds of new speech before the provisional text of an utterance is refreshed."""
+
+PROMPT_CHARS = 200
+"""How much of the text dictated so far goes to the model as context."""
+
+SCRATCH_DEPTH = 20
+"""How many utterances "scratch that" can walk back, one at a time."""
+
+
+@attrs.define
+class Timing:
+    """When each stage of one utterance finished (monotonic seconds), for the latency figures."""
+
+    index: int
+    spoken_end: float = 0.0
+    cut: float = 0.0
+    spooled: float = 0.0
+    started: float = 0.0
+    transcribed: float = 0.0
+    applied: float = 0.0
+    duration: float = 0.0
+
+    def report(self) -> dict[str, Any]:
+        """Stage durations in seconds: vad, spool, queue, model, edit, total."""
+        ms = {
+            "vad": self.cut - self.spoken_end,
+            "spool": self.spooled - self.cut,
+            "queue": (self.started or self.transcribed) - self.spooled,
+            "model": self.transcribed - (self.started or self.transcribed),
+            "edit": self.applied - self.transcribed,
+            "total": self.applied - self.spoken_end,
+        }
+        return {
+            "index": self.index,
+            "duration": round(self.duration, 3),
+            **{key: round(value, 4) for key, value in ms.items()},
+        }
+
+
+class DictationSession:
+    """Runs from ``start()`` until its audio ended and every utterance is applied."""
+
+    def __init__(
+        self,
+        plugin: VoiceInputPlugin,
+        session_id: str,
+        source: Source,
+        anchor: Anchor | None,
+        segmenter: Segmenter,
+    ) -> None:
+        self.plugin = plugin
+        self.ctx = plugin.ctx
+        self.id = session_id
+        self.source = source
+        self.anchor = anchor
+        self.target = "cursor" if anchor is not None else "dailyNote"
+        self.segmenter = segmenter
+        self.language = self.ctx.settings.model.language
+        self.vocabulary = list(self.ctx.settings.model.vocabulary or [])
+        self.rules = plugin.rules()
+        self.state = "listening"
+        self.message: str | None = None
+        self.partial = ""
+        self.text = ""  # everything committed, as inserted (for stop's answer and prompts)
+        self.timings: list[Timing] = []
+        self.cancelled = False
+        self.failed: list[int] = []
+        self._loop = asyncio.get_running_loop()
+        self._audio: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._arrivals: deque[tuple[float, float]] = deque(maxlen=2000)
+        self._level = -96.0
+        self._jobs: dict[int, asyncio.Task[Any]] = {}
+        self._ready: dict[int, tuple[SpooledUtterance, Utterance, Timing]] = {}
+        self._next = 0  # the next utterance to apply
+        self._emitted = 0  # utterances cut so far
+        self._audio_over = asyncio.Event()
+        self._wake = asyncio.Event()
+        self._spans: deque[tuple[Span, str]] = deque(maxlen=SCRATCH_DEPTH)
+        self._partial_job: asyncio.Task[Any] | None = None
+        self._partial_at = 0.0
+        self.done = asyncio.Event()
+
+    # --- life cycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the audio, the pump thread and the tasks that apply text and report state."""
+        await asyncio.to_thread(self.source.start, self._audio.put, self._source_ended)
+        threading.Thread(target=self._pump, name=f"butler-dictation-{self.id}", daemon=True).start()
+        self.ctx.run_task(self._apply_in_order(), f"dictation-{self.id}-apply")
+        self.ctx.run_task(self._report_state(), f"dictation-{self.id}-state")
+
+    async def stop(self) -> dict[str, Any]:
+        """Stop listening; answer once every pending utterance is applied."""
+        await asyncio.to_thread(self.source.stop)
+        await self.done.wait()
+        return self.answer()
+
+    async def cancel(self) -> None:
+        """Stop listening and drop whatever has not been applied yet."""
+        self.cancelled = True
+        await asyncio.to_thread(self.source.stop)
+        jobs = self.ctx.get("queue.jobs")
+        for index, task in list(self._jobs.items()):
+            task.cancel()
+            if jobs is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.to_thread(jobs.cancel, self._job_id(index))
+        self._wake.set()
+        await self.done.wait()
+
+    def answer(self) -> dict[str, Any]:
+        """``butler.dictation.stop``'s answer: the text, and how long each utterance took."""
+        answer: dict[str, Any] = {
+            "sessionId": self.id,
+            "text": self.text.strip(),
+            "utterances": [timing.report() for timing in self.timings if timing.applied],
+        }
+        if self.failed:
+            answer["failed"] = len(self.failed)
+            answer["message"] = self.message
+        return answer
+
+    # --- the audio side (threads) ----------------------------------------------------------
+
+    def _source_ended(self, error: str | None) -> None:
+        if error:
+            self.message = error
+        self._audio.put(None)
+
+    def _pump(self) -> None:
+        """Cut the audio into utterances and spool each one (never on the event loop)."""
+        fed = 0.0
+        try:
+            while True:
+                chunk = self._audio.get()
+                if chunk is None:
+                    utterances = self.segmenter.flush()
+                else:
+                    fed += len(chunk) / 2 / SAMPLE_RATE
+                    self._arrivals.append((fed, time.monotonic()))
+                    utterances = self.segmenter.feed(chunk)
+                    self._level = self.segmenter.level_dbfs()
+                for utterance in utterances:
+                    self._spool(utterance)
+                if chunk is None:
+                    break
+        except Exception as exc:
+            logger.exception("dictation session %s: cutting the audio failed", self.id)
+            self.message = f"cutting the audio into utterances failed: {exc}"
+        self._level = -96.0
+        self._loop.call_soon_threadsafe(self._audio_over.set)
+        self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _spool(self, utterance: Utterance) -> None:
+        timing = Timing(utterance.index, spoken_end=self._wall_time(utterance.spoken_end))
+        timing.cut = time.monotonic()
+        timing.duration = utterance.duration
+        context = {"target": self.target, "uri": self.anchor.uri if self.anchor else None}
+        spooled = self.plugin.spool.put(self.id, utterance, context)
+        timing.spooled = time.monotonic()
+        self._loop.call_soon_threadsafe(self._utterance_ready, spooled, utterance, timing)
+
+    def _wall_time(self, stream_seconds: float) -> float:
+        """When the audio at ``stream_seconds`` was heard (its chunk's arrival, less the rest)."""
+        for end, arrived in self._arrivals:
+            if end >= stream_seconds:
+                return arrived - (end - stream_seconds)
+        return time.monotonic()
+
+    # --- the event loop side ---------------------------------------------------------------
+
+    def _utterance_ready(self, spooled: SpooledUtterance, utterance: Utterance, timing: Timing):
+        self._emitted = utterance.index + 1
+        self.partial = ""
+        self._partial_at = 0.0
+        if self.cancelled:
+            return
+        self._ready[utterance.index] = (spooled, utterance, timing)
+        self._jobs[utterance.index] = self._loop.create_task(
+            self._transcribe(utterance, timing), name=f"dictation-{self.id}-{utterance.index}"
+        )
+        self._wake.set()
+
+    def _job_id(self, index: int) -> str:
+        return f"dictation-{self.id}-{index}"
+
+    async def _transcribe(self, utterance: Utterance, timing: Timing) -> dict[str, Any]:
+        speech = self.ctx.require("speech.transcribe")
+
+        def on_event(message: Any) -> None:
+            if message.kind == "started" and not timing.started:
+                timing.started = time.monotonic()
+
+        try:
+            return await speech.transcribe(
+                _pcm_payload(utterance.pcm),
+                priority="interactive",
+                language=self.language,
+                prompt=self.text[-PROMPT_CHARS:],
+                on_event=on_event,
+                job_id=self._job_id(utterance.index),
+            )
+        finally:
+            timing.transcribed = time.monotonic()
+
+    @property
+    def pending(self) -> int:
+        """Utterances cut but not yet applied."""
+        return len(self._ready)
+
+    async def _apply_in_order(self) -> None:
+        try:
+            while True:
+                if self._next in self._ready:
+                    await self._apply_next()
+                    continue
+                if self._audio_over.is_set() and not self._ready:
+                    break
+                if self.cancelled and self._audio_over.is_set():
+                    break
+                self._wake.clear()
+                await self._wake.wait()
+        except Exception as exc:
+            logger.exception("dictation session %s failed", self.id)
+            self.message = f"dictation failed: {exc}"
+            self.state = "error"
+        finally:
+            await self._finish()
+
+    async def _apply_next(self) -> None:
+        index = self._next
+        timing = self._ready[index][2]
+        task = self._jobs[index]
+        try:
+            result = await task
+        except asyncio.CancelledError:
+            if not self.cancelled:
+                raise
+            result = None
+        except ButlerError as exc:
+            # Kept in the spool: it is transcribed into the daily note on a later start.
+            logger.warning("dictation %s: utterance %d not transcribed: %s", self.id, index, exc)
+            self.failed.append(index)
+            self.message = (
+                f"an utterance could not be transcribed ({exc}); its audio is kept and goes "
+                "to today's note under 'Recovered dictation' when Butler next starts"
+            )
+            result = None
+        if result is not None and not self.cancelled:
+            await self._place(result.get("text", ""))
+            timing.applied = time.monotonic()
+            self.timings.append(timing)
+            await asyncio.to_thread(self.plugin.spool.done, self.id, index)
+        del self._ready[index]
+        self._jobs.pop(index, None)
+        self._next += 1
+
+    async def _place(self, transcript: str) -> None:
+        """Apply one utterance: voice commands, spacing, then the edit (or the daily note)."""
+        piece = interpret(transcript, self.rules, keep=self.vocabulary)
+        if piece.scratch:
+            await self._scratch()
+        if not piece.text:
+            return
+        if self.anchor is not None:
+            text = join(self.anchor.text_before(), piece.text, keep=self.vocabulary)
+            try:
+                span = await self.anchor.insert(text, label="Butler dictation", track=True)
+            except DocumentClosed:
+                self._to_daily_note()
+            else:
+                self._spans.append((span, text))
+                self.text += text
+                return
+        text = join("", piece.text, keep=self.vocabulary)
+        await self.ctx.require("notes.daily").append(text)
+        self.text = f"{self.text}\n{text}" if self.text else text
+
+    async def _scratch(self) -> None:
+        if self.anchor is None or not self._spans:
+            self.message = "scratch that: nothing of this dictation is left to remove here"
+            return
+        span, text = self._spans.pop()
+        try:
+            await self.anchor.delete(span, label="Butler dictation: scratch that")
+        except DocumentClosed:
+            self._to_daily_note()
+            return
+        if self.text.endswith(text):
+            self.text = self.text[: -len(text)]
+
+    def _to_daily_note(self) -> None:
+        uri = self.anchor.uri if self.anchor else "the document"
+        if self.anchor is not None:
+            self.anchor.detach()
+        self.anchor = None
+        self.target = "dailyNote"
+        self.message = f"{uri} was closed; the rest of this dictation goes to today's note"
+        self.ctx.server.show_warning(self.message)
+
+    async def _finish(self) -> None:
+        if self.anchor is not None:
+            self.anchor.detach()
+        if self.cancelled:
+            await asyncio.to_thread(self.plugin.spool.close_session, self.id, discard=True)
+        elif not self.failed:
+            await asyncio.to_thread(self.plugin.spool.close_session, self.id)
+        if self.state != "error":
+            self.state = "error" if self.failed else "idle"
+        self.partial = ""
+        self.done.set()
+        self.plugin.session_ended(self)
+
+    # --- live state and provisional text ---------------------------------------------------
+
+    async def _report_state(self) -> None:
+        while not self.done.is_set():
+            if self._audio_over.is_set() and self.state == "listening":
+                self.state = "transcribing"
+            self._maybe_refresh_partial()
+            self._notify()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.done.wait(), STATE_INTERVAL)
+        self._notify()
+
+    def _notify(self) -> None:
+        state: dict[str, Any] = {
+            "sessionId": self.id,
+            "state": self.state,
+            "pending": self.pending,
+            "target": self.target,
+            "source": self.source.kind,
+            "partial": self.partial,
+        }
+        if self.state == "listening":
+            state["level"] = round(self._level, 1)
+        if self.message:
+            state["message"] = self.message
+        if self.anchor is not None:
+            state["uri"] = self.anchor.uri
+            position = self.anchor.position()
+            if position is not None:
+                state["position"] = {"line": position.line, "character": position.character}
+        self.ctx.server.protocol.notify("butler/dictationState", state)
+
+    def _maybe_refresh_partial(self) -> None:
+        """Transcribe the utterance still being spoken, when the worker has nothing better to do."""
+        if not self.plugin.partial_text or self.cancelled or self._audio_over.is_set():
+            return
+        if self._partial_job is not None or any(not t.done() for t in self._jobs.values()):
+            return  # committed text first
+        if not self.segmenter.in_speech:
+            return
+        pcm = self.segmenter.pending_pcm()
+        seconds = len(pcm) / 2 / SAMPLE_RATE
+        if seconds < 1.0 or seconds - self._partial_at < PARTIAL_EVERY:
+            return
+        self._partial_at = seconds
+        self._partial_job = self._loop.create_task(self._partial(pcm, self._emitted))
+
+    async def _partial(self, pcm: bytes, utterance: int) -> None:
+        try:
+            result = await self.ctx.require("speech.transcribe").transcribe(
+                _pcm_payload(pcm),
+                priority="interactive",
+                language=self.language,
+                prompt=self.text[-PROMPT_CHARS:],
+            )
+            if self._emitted == utterance and not self.cancelled:
+                self.partial = interpret(result.get("text", ""), self.rules).text
+        except Exception as exc:
+            logger.debug("provisional text failed: %s", exc)
+        finally:
+            self._partial_job = None
+            if self._emitted != utterance:
+                self._partial_at = 0.0
+
+
+def _pcm_payload(pcm: bytes) -> dict[str, Any]:
+    return {"pcm": {"data": pcm, "sampleRate": SAMPLE_RATE, "channels": 1, "format": "s16le"}}
