@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .transcribe_cli import add_arguments as transcribe_arguments
 
     transcribe_arguments(transcribe)
+    doctor = commands.add_parser(
+        "doctor", help="check microphone, model, queue, worker and folders, and say what to fix"
+    )
+    from .doctor import add_arguments as doctor_arguments
+
+    doctor_arguments(doctor)
     return parser
 
 
@@ -72,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
         from .transcribe_cli import main as transcribe_main
 
         return transcribe_main(args)
+    if args.command == "doctor":
+        from .doctor import main as doctor_main
+
+        return doctor_main(args)
     if not args.tcp and (args.host is not None or args.port is not None):
         parser.error("--host and --port only apply with --tcp")
     args.host = args.host or "127.0.0.1"
