@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import time
 import types
 from pathlib import Path
 
@@ -394,3 +395,16 @@ def test_a_worker_that_never_answers_fails_and_leaves_nothing_behind(tmp_path: P
     assert not [n for n in set(os.listdir(tmp_path)) - before if n.startswith("inbox-")]
     (job_id,) = [env.job_id for env in board.queued()]
     assert board.is_cancelled(job_id)  # the worker will skip it
+
+
+def test_a_reachable_redis_queue_and_a_remote_worker_that_never_answers(paths: Paths, redis_url):
+    check, target = check_queue(QueueSettings(backend="redis", url=redis_url), paths)
+    assert check.status == "ok" and check.data["url"] == redis_url and check.data["pending"] == 0
+    assert check_worker(target).detail == NO_WORKER
+    target.board.heartbeat("far-away", {})
+    target.board.redis.set(  # as if it came from another machine: its pid is not ours to check
+        "butler:worker:far-away", json.dumps({"pid": 1, "host": "elsewhere", "beat": time.time()})
+    )
+    check = check_worker(target, timeout=0.3)
+    assert check.status == "fail" and "on elsewhere" in check.detail
+    assert not target.board.redis.keys("butler:wake:*")
