@@ -36,8 +36,8 @@ AUDIO_STATUS_SECONDS = 5.0
 class PositionArgument:
     """A position in a document (LSP)."""
 
-    line: int = attrs.field(validator=attrs.validators.ge(0))
-    character: int = attrs.field(validator=attrs.validators.ge(0))
+    line: int
+    character: int
 
 
 @attrs.frozen
@@ -56,13 +56,20 @@ class StartArguments:
     audio_file: str | None = None
     """A recording to play as if it were the microphone (relative to the workspace folder)."""
 
-    speed: float = attrs.field(default=1.0)
-    """Playback speed of ``audioFile``: 1.0 is real time."""
+    speed: float = 1.0
+    """Playback speed of ``audioFile``: 1.0 is real time, 0.1 to 100."""
 
-    @speed.validator
-    def _speed(self, attribute: Any, value: float) -> None:
-        if not 0.1 <= value <= 100:
-            raise ValueError(f"speed must be between 0.1 and 100 (1.0 is real time), not {value}")
+    def check(self) -> None:
+        """Refuse values the types allow but dictation cannot use."""
+        if not 0.1 <= self.speed <= 100:
+            raise InvalidArguments(
+                f"speed: must be between 0.1 and 100 (1.0 is real time), not {self.speed}",
+                field="speed",
+            )
+        if self.position is not None and min(self.position.line, self.position.character) < 0:
+            raise InvalidArguments(
+                "position: line and character cannot be negative", field="position"
+            )
 
 
 @attrs.frozen
@@ -165,6 +172,7 @@ class VoiceInputPlugin(Plugin):
                 f"dictation is already running (session {self.session.id}); stop it first "
                 "(butler.dictation.stop) or use butler.dictation.toggle"
             )
+        args.check()
         anchor = self._anchor(args)
         session_id = None
         try:

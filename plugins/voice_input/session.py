@@ -39,6 +39,13 @@ PARTIAL_EVERY = 0.6
 PROMPT_CHARS = 200
 """How much of the text dictated so far goes to the model as context."""
 
+SHORT_SPEECH = 1.6
+"""Seconds of speech up to which an utterance is likely a voice command on its own.
+
+Such utterances go to the model without the text so far, which pulls it towards continuing
+the sentence ("scratch that" heard as "Crash that"), and with the command phrases as hotwords.
+"""
+
 SCRATCH_DEPTH = 20
 """How many utterances "scratch that" can walk back, one at a time."""
 
@@ -94,6 +101,12 @@ class DictationSession:
         self.language = self.ctx.settings.model.language
         self.vocabulary = list(self.ctx.settings.model.vocabulary or [])
         self.rules = plugin.rules()
+        self._command_phrases = [
+            *self.rules.scratch_that,
+            *self.rules.new_line,
+            *self.rules.new_paragraph,
+            *self.rules.punctuation,
+        ]
         self.state = "listening"
         self.message: str | None = None
         self.partial = ""
@@ -227,12 +240,14 @@ class DictationSession:
             if message.kind == "started" and not timing.started:
                 timing.started = time.monotonic()
 
+        short = utterance.spoken_end - utterance.start <= SHORT_SPEECH
         try:
             return await speech.transcribe(
                 _pcm_payload(utterance.pcm),
                 priority="interactive",
                 language=self.language,
-                prompt=self.text[-PROMPT_CHARS:],
+                prompt="" if short else self.text[-PROMPT_CHARS:],
+                vocabulary=self._command_phrases if short else None,
                 on_event=on_event,
                 job_id=self._job_id(utterance.index),
             )
