@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.virtual_mic import VirtualMicrophone, VirtualMicrophoneError
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -88,89 +90,11 @@ def redis_url(redis_server: int) -> str:
     return url
 
 
-class VirtualMicrophone:
-    """A PulseAudio null sink whose monitor is the default source: what it plays, it hears."""
-
-    def __init__(self, runtime_dir: Path) -> None:
-        self.runtime_dir = runtime_dir
-        self.env = {"XDG_RUNTIME_DIR": str(runtime_dir)}
-
-    def play(self, path: Path) -> None:
-        """Play ``path`` into the microphone and return when it has been played."""
-        subprocess.run(
-            ["paplay", "-d", "vsink", str(path)], env={**os.environ, **self.env}, check=True
-        )
-
-
 @pytest.fixture(scope="session")
 def virtual_microphone(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VirtualMicrophone]:
-    """A private PulseAudio server with a virtual microphone (see docs/dictation.md).
-
-    There is no sound card here: a null sink's monitor, remapped as the default source, is
-    the microphone, and PortAudio reaches it through ALSA's pulse plugin.
-    """
-    for binary in ("pulseaudio", "pacat", "paplay"):
-        if shutil.which(binary) is None:
-            pytest.fail(
-                f"{binary} is not installed; `make setup` installs it (apt-get install "
-                "pulseaudio pulseaudio-utils libasound2-plugins libportaudio2)"
-            )
-    runtime = tmp_path_factory.mktemp("pulse")
-    runtime.chmod(0o700)
-    script = runtime / "mic.pa"
-    script.write_text(
-        "load-module module-native-protocol-unix auth-anonymous=1\n"
-        "load-module module-null-sink sink_name=vsink rate=16000\n"
-        "load-module module-remap-source master=vsink.monitor source_name=vmic\n"
-        "set-default-sink vsink\n"
-        "set-default-source vmic\n"
-    )
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime)}
-    log = runtime / "pulse.log"
-    server = subprocess.Popen(
-        [
-            "pulseaudio",
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "-n",
-            "-F",
-            str(script),
-            f"--log-target=file:{log}",
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    keep_alive = None
+    """A private PulseAudio server with a virtual microphone: what it plays, PortAudio hears."""
     try:
-        deadline = time.monotonic() + 15
-        while subprocess.run(["pactl", "info"], env=env, capture_output=True).returncode:
-            if time.monotonic() > deadline or server.poll() is not None:
-                pytest.fail(f"PulseAudio did not start; see {log}")
-            time.sleep(0.1)
-        # Without a reader an idle null sink renders in 2 s blocks, and a new recording
-        # would hear nothing for its first 2 s.
-        keep_alive = subprocess.Popen(
-            [
-                "pacat",
-                "-r",
-                "-d",
-                "vsink.monitor",
-                "--latency-msec=10",
-                "--rate=16000",
-                "--channels=1",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        time.sleep(2.2)
-        yield VirtualMicrophone(runtime)
-    finally:
-        for process in (keep_alive, server):
-            if process is not None:
-                process.terminate()
-                try:
-                    process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        with VirtualMicrophone.start(tmp_path_factory.mktemp("pulse")) as microphone:
+            yield microphone
+    except VirtualMicrophoneError as exc:
+        pytest.fail(str(exc))
