@@ -38,9 +38,9 @@ function M.missing_server(config)
     return nil
   end
   if cmd[1] == nil or vim.fn.executable(cmd[1]) == 0 then
-    return ("the server `%s` was not found; install butler-ls (`pipx install butler-ls`) or set `cmd` in require('butler').setup(), then see :checkhealth butler"):format(
-      tostring(cmd[1])
-    )
+    return ("the server `%s` was not found; "):format(tostring(cmd[1]))
+      .. "install butler-ls (`pipx install butler-ls`) or set `cmd` in require('butler').setup(); "
+      .. "see :checkhealth butler"
   end
   return nil
 end
@@ -74,7 +74,8 @@ function M.ensure(bufnr)
   config.root_dir = config.root_dir or vim.fn.getcwd()
   local id
   if util.has_011 then
-    id = vim.lsp.start(config, { bufnr = bufnr, attach = attach, reuse_client = config.reuse_client })
+    id =
+      vim.lsp.start(config, { bufnr = bufnr, attach = attach, reuse_client = config.reuse_client })
   elseif attach then
     ---@diagnostic disable-next-line: param-type-mismatch
     id = vim.lsp.start(config, { bufnr = bufnr, reuse_client = config.reuse_client })
@@ -118,12 +119,17 @@ function M.when_ready(bufnr, fn)
   try()
 end
 
+---@class butler.ExecuteOpts
+---@field bufnr? integer Buffer the command is about (attached first; default: current).
+---@field on_error? fun(err: lsp.ResponseError) Takes an error answer instead of vim.notify.
+---@field prepare? fun(client: vim.lsp.Client): table? Builds the argument once the client is ready.
+
 --- Runs a Butler command (`workspace/executeCommand`) and hands its answer to `on_result`.
 --- An error answer is shown with `vim.notify`, unless `on_error` takes it.
 ---@param command string e.g. "butler.note.open"
 ---@param argument? table the command's one argument
 ---@param on_result? fun(result: any, client: vim.lsp.Client)
----@param opts? { bufnr?: integer, on_error?: fun(err: lsp.ResponseError), prepare?: fun(client: vim.lsp.Client): table? }
+---@param opts? butler.ExecuteOpts
 function M.execute(command, argument, on_result, opts)
   opts = opts or {}
   local bufnr = opts.bufnr or vim.api.nvim_get_current_buf()
@@ -137,7 +143,10 @@ function M.execute(command, argument, on_result, opts)
         if opts.on_error then
           opts.on_error(err)
         else
-          util.notify(("%s: %s"):format(command, err.message or vim.inspect(err)), vim.log.levels.ERROR)
+          util.notify(
+            ("%s: %s"):format(command, err.message or vim.inspect(err)),
+            vim.log.levels.ERROR
+          )
         end
         return
       end

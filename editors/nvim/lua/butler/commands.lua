@@ -25,9 +25,24 @@ end
 
 ---@type table<string, butler.Subcommand>
 M.subcommands = {
-  today = { desc = "open today's note", run = function() butler().open("today") end },
-  yesterday = { desc = "open yesterday's note", run = function() butler().open("yesterday") end },
-  tomorrow = { desc = "open tomorrow's note", run = function() butler().open("tomorrow") end },
+  today = {
+    desc = "open today's note",
+    run = function()
+      butler().open("today")
+    end,
+  },
+  yesterday = {
+    desc = "open yesterday's note",
+    run = function()
+      butler().open("yesterday")
+    end,
+  },
+  tomorrow = {
+    desc = "open tomorrow's note",
+    run = function()
+      butler().open("tomorrow")
+    end,
+  },
   open = {
     desc = "open the note of a date: :Butler open 2026-03-04",
     complete = dates,
@@ -52,11 +67,36 @@ M.subcommands = {
       butler().dictate({ file = rest ~= "" and rest or nil })
     end,
   },
-  voicenote = { desc = "toggle dictation into today's note", run = function() butler().voice_note() end },
-  toggle = { desc = "start or stop dictation at the cursor", run = function() butler().toggle() end },
-  stop = { desc = "stop dictation", run = function() butler().stop() end },
-  cancel = { desc = "stop dictation, inserting nothing more", run = function() butler().cancel() end },
-  status = { desc = "show the server's status", run = function() butler().status() end },
+  voicenote = {
+    desc = "toggle dictation into today's note",
+    run = function()
+      butler().voice_note()
+    end,
+  },
+  toggle = {
+    desc = "start or stop dictation at the cursor",
+    run = function()
+      butler().toggle()
+    end,
+  },
+  stop = {
+    desc = "stop dictation",
+    run = function()
+      butler().stop()
+    end,
+  },
+  cancel = {
+    desc = "stop dictation, inserting nothing more",
+    run = function()
+      butler().cancel()
+    end,
+  },
+  status = {
+    desc = "show the server's status",
+    run = function()
+      butler().status()
+    end,
+  },
   transcribe = {
     desc = "transcribe a recording at the cursor: :Butler transcribe {file}",
     complete = files,

@@ -14,10 +14,10 @@ local M = {}
 ---@field cmd? string[] Command that starts the server (default `{ "butler-ls" }`).
 ---@field cmd_env? table<string, string> Extra environment variables for the server.
 ---@field settings? table The `butler` settings object (docs/configuration.md).
----@field filetypes? string[] Filetypes to attach to; nil (the default) attaches to every file buffer.
----@field keymaps? boolean|butler.Keymaps `true` sets the default keys; a table picks them (default `false`).
+---@field filetypes? string[] Filetypes to attach to; nil (default): every file buffer.
+---@field keymaps? boolean|butler.Keymaps `true`: the default keys; a table picks them.
 ---@field partial? boolean Show the words being spoken as virtual text (default `true`).
----@field autostart? boolean Start the server when a file opens (default `true`); otherwise on the first `:Butler`.
+---@field autostart? boolean Start with the first file (default `true`), else on `:Butler`.
 
 ---@type butler.Opts
 M.defaults = {

@@ -56,7 +56,13 @@ local function show_partial(state)
   local text = state.partial
   local position = state.position
   local enabled = require("butler.config").options.partial ~= false
-  if not enabled or type(text) ~= "string" or text == "" or not state.uri or type(position) ~= "table" then
+  if
+    not enabled
+    or type(text) ~= "string"
+    or text == ""
+    or not state.uri
+    or type(position) ~= "table"
+  then
     clear_partial(state.sessionId)
     return
   end
@@ -114,7 +120,10 @@ function M.on_state(params, client_id)
     end
     clear_partial(id)
     if state.state == "error" then
-      util.notify("dictation failed: " .. (state.message or "no reason given"), vim.log.levels.ERROR)
+      util.notify(
+        "dictation failed: " .. (state.message or "no reason given"),
+        vim.log.levels.ERROR
+      )
     end
   else
     M.sessions[id] = state

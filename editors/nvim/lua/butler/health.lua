@@ -42,6 +42,7 @@ local function report_check(check)
 end
 
 ---@param config vim.lsp.Config
+---@param cmd string[]
 local function check_doctor(config, cmd)
   health.start("butler: butler-ls doctor")
   local workspace = vim.fn.getcwd()
@@ -49,19 +50,25 @@ local function check_doctor(config, cmd)
   if client and client.root_dir then
     workspace = client.root_dir
   end
-  local result = run(cmd, { "doctor", "--json", "--workspace", workspace }, config.cmd_env, M.doctor_timeout)
+  local result =
+    run(cmd, { "doctor", "--json", "--workspace", workspace }, config.cmd_env, M.doctor_timeout)
   if result.code == 124 or result.signal ~= 0 then
     health.error(("`butler-ls doctor` did not finish in %d s"):format(M.doctor_timeout / 1000))
     return
   end
-  local ok, report = pcall(vim.json.decode, result.stdout or "", { luanil = { object = true, array = true } })
+  local ok, report =
+    pcall(vim.json.decode, result.stdout or "", { luanil = { object = true, array = true } })
   if not ok or type(report) ~= "table" or type(report.checks) ~= "table" then
     local stderr = result.stderr or ""
     if stderr:find("invalid choice", 1, true) then
-      health.warn("this butler-ls has no `doctor` command", { "Upgrade butler-ls to get the full check." })
+      health.warn(
+        "this butler-ls has no `doctor` command",
+        { "Upgrade butler-ls to get the full check." }
+      )
     else
       health.error(
-        "`butler-ls doctor --json` gave no report: " .. last_line(stderr ~= "" and stderr or result.stdout),
+        "`butler-ls doctor --json` gave no report: "
+          .. last_line(stderr ~= "" and stderr or result.stdout),
         { "Run `butler-ls doctor` in a terminal to see what goes wrong." }
       )
     end
@@ -73,7 +80,9 @@ local function check_doctor(config, cmd)
   if report.ok then
     health.ok("doctor: no check failed")
   end
-  health.info("The doctor reads ~/.config/butler/config.yaml; settings given to setup() are not part of it.")
+  health.info(
+    "The doctor reads ~/.config/butler/config.yaml; settings given to setup() are not part of it."
+  )
 end
 
 local function check_client()
@@ -117,10 +126,13 @@ function M.check()
   end
   local shown = table.concat(cmd, " ")
   if cmd[1] == nil or vim.fn.executable(cmd[1]) == 0 then
-    health.error(("server executable `%s` not found (cmd = { %s })"):format(tostring(cmd[1]), shown), {
-      "Install the server: `pipx install butler-ls` (or `python3 -m pip install butler-ls`).",
-      'Or point the plugin at it: require("butler").setup({ cmd = { "/path/to/butler-ls" } }).',
-    })
+    health.error(
+      ("server executable `%s` not found (cmd = { %s })"):format(tostring(cmd[1]), shown),
+      {
+        "Install the server: `pipx install butler-ls` (or `python3 -m pip install butler-ls`).",
+        'Or point the plugin at it: require("butler").setup({ cmd = { "/path/to/butler-ls" } }).',
+      }
+    )
     return
   end
   health.ok(("server executable: %s (cmd = { %s })"):format(vim.fn.exepath(cmd[1]), shown))

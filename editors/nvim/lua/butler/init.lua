@@ -13,7 +13,8 @@ local function set_keymaps(keymaps)
     return
   end
   local config = require("butler.config")
-  local keys = vim.tbl_extend("force", config.default_keymaps, type(keymaps) == "table" and keymaps or {})
+  local keys =
+    vim.tbl_extend("force", config.default_keymaps, type(keymaps) == "table" and keymaps or {})
   local plugs = {
     dictate = { "<Plug>(butler-dictate)", "Butler: toggle dictation at the cursor" },
     voice_note = { "<Plug>(butler-voice-note)", "Butler: toggle dictation into today's note" },
@@ -90,7 +91,8 @@ end
 function M.open(date)
   require("butler.client").execute("butler.note.open", { date = date or "today" }, function(result)
     -- The server asked Neovim to show the note already; make sure it did.
-    if result and result.path and vim.api.nvim_buf_get_name(0) ~= result.path then
+    local shown = vim.uv.fs_realpath(vim.api.nvim_buf_get_name(0))
+    if result and result.path and shown ~= vim.uv.fs_realpath(result.path) then
       vim.cmd.edit(vim.fn.fnameescape(result.path))
     end
   end)
@@ -102,7 +104,10 @@ end
 function M.note(text, opts)
   opts = opts or {}
   if type(text) ~= "string" or vim.trim(text) == "" then
-    util.notify("nothing to note: give the text, e.g. :Butler note call the bank", vim.log.levels.WARN)
+    util.notify(
+      "nothing to note: give the text, e.g. :Butler note call the bank",
+      vim.log.levels.WARN
+    )
     return
   end
   local argument = { text = text, date = opts.date, section = opts.section }
@@ -231,9 +236,13 @@ end
 
 --- Stops dictation at once; nothing more is inserted.
 function M.cancel()
-  require("butler.client").execute("butler.dictation.cancel", { sessionId = session_id() }, function()
-    util.notify("dictation cancelled")
-  end)
+  require("butler.client").execute(
+    "butler.dictation.cancel",
+    { sessionId = session_id() },
+    function()
+      util.notify("dictation cancelled")
+    end
+  )
 end
 
 --- Transcribes a recording into the current buffer at the cursor.
@@ -246,12 +255,17 @@ function M.transcribe(path)
   local file = util.absolute_path(path)
   local bufnr, where = cursor_target()
   if not util.is_file_buffer(bufnr) then
-    util.notify("the transcript goes into a file buffer: save this buffer first", vim.log.levels.WARN)
+    util.notify(
+      "the transcript goes into a file buffer: save this buffer first",
+      vim.log.levels.WARN
+    )
     return
   end
   require("butler.client").execute("butler.transcribeFile", nil, function(result)
     if result and result.duration then
-      util.notify(("transcribed %s (%.0f s)"):format(vim.fn.fnamemodify(file, ":t"), result.duration))
+      util.notify(
+        ("transcribed %s (%.0f s)"):format(vim.fn.fnamemodify(file, ":t"), result.duration)
+      )
     end
   end, {
     bufnr = bufnr,
@@ -264,7 +278,11 @@ end
 --- Shows `butler.status`: version, plugins, worker, queue, model and microphone.
 function M.status()
   require("butler.client").execute("butler.status", nil, function(status)
-    vim.notify(require("butler.status").format(status or {}), vim.log.levels.INFO, { title = "Butler" })
+    vim.notify(
+      require("butler.status").format(status or {}),
+      vim.log.levels.INFO,
+      { title = "Butler" }
+    )
   end)
 end
 

@@ -24,7 +24,10 @@ function M.format(status)
   end
   local model = status.model
   if type(model) == "table" then
-    lines[#lines + 1] = ("model: %s%s"):format(model.name or "?", model.loaded and " (loaded)" or "")
+    lines[#lines + 1] = ("model: %s%s"):format(
+      model.name or "?",
+      model.loaded and " (loaded)" or ""
+    )
   end
   local audio = status.audio
   if type(audio) == "table" then
