@@ -468,6 +468,20 @@ def test_dictation_key_toggles_the_microphone_at_the_cursor(
     assert not [n for n in editor.notes() if n["level"] >= 3], editor.notes()
 
 
+def test_transcribe_puts_a_recording_at_the_cursor(start_nvim: StartEditor, workspace: Path):
+    draft = workspace / "draft.md"
+    draft.write_text("Before.\nAfter.\n")
+    editor = start_nvim(cwd=workspace, setup={})
+    editor.command(f"edit {draft}")
+    editor.wait(editor.attached, "the draft attached to Butler")
+    editor.nvim.current.window.cursor = (1, len("Before.") - 1)
+    editor.command(f"Butler transcribe {SPEECH / 'ps_goforward.wav'}")
+    editor.wait(lambda: any("transcribed" in n["message"] for n in editor.notes()), "the end", 60)
+    lines = editor.lines()
+    assert words(lines[0]) == ["before", "go", "forward", "ten", "meters"], lines
+    assert lines[1:] == ["After."]
+
+
 # -- :checkhealth butler ------------------------------------------------------------------
 
 LEVELS = {"ok": "OK", "warn": "WARNING", "fail": "ERROR"}
