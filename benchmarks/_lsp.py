@@ -25,6 +25,10 @@ class StdioServer:
             env=env,
         )
         self._next_id = 0
+        self.handlers: dict[str, Any] = {}
+        """Answers to server requests by method (``params -> result``); others get null."""
+        self.notifications: list[dict[str, Any]] = []
+        """Notifications read while waiting, oldest first."""
 
     def send(self, method: str, params: Any = None, *, request: bool = True) -> int | None:
         """Write one message; returns its id for requests."""
@@ -60,15 +64,31 @@ class StdioServer:
             if "method" in message and "id" in message:
                 self._answer(message)
                 continue
+            if "method" in message:
+                self.notifications.append(message)
+                continue
             if message.get("id") == msg_id:
                 if "error" in message:
                     raise RuntimeError(message["error"])
                 return message
 
     def _answer(self, request: dict[str, Any]) -> None:
-        body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": None}).encode()
+        handler = self.handlers.get(request["method"])
+        result = handler(request.get("params")) if handler else None
+        body = json.dumps({"jsonrpc": "2.0", "id": request["id"], "result": result}).encode()
         self.proc.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
         self.proc.stdin.flush()
+
+    def pump(self, until: Any) -> None:
+        """Read and handle messages until ``until(notification)`` is true for one."""
+        while True:
+            message = self.read()
+            if "method" in message and "id" in message:
+                self._answer(message)
+            elif "method" in message:
+                self.notifications.append(message)
+                if until(message):
+                    return
 
     def request(self, method: str, params: Any = None) -> Any:
         """Send a request and wait for its result."""

@@ -1,0 +1,217 @@
+"""Live dictation: latency from the end of each utterance to its edit in the client, by stage,
+and the word error rate of dictation against transcribing each whole file directly.
+
+Prints JSON. The recordings of DIR (references.tsv) are joined with pauses into one stream
+and played in real time through ``butler.dictation.start`` (``audioFile``: the same path as
+the microphone), into a document that this script's minimal editor holds and edits.
+Usage: python benchmarks/dictation.py [DIR] [--runs 2] [--pause 1.5] [--no-partial-text]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+
+import numpy
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _lsp import StdioServer, isolated_env
+from wer import direct_transcripts, read_references
+
+from butler_ls.audio_decode import decode_all
+from butler_ls.wer import word_errors
+
+REPO = Path(__file__).resolve().parent.parent
+TARGETS = {"p50_s": 1.0, "p95_s": 1.6, "wer_points": 1.5}
+STAGES = ("vad", "spool", "queue", "model", "edit", "total")
+
+
+def stream(paths: list[Path], out: Path, pause: float) -> float:
+    """Write the recordings, each followed by ``pause`` s of silence; returns the seconds."""
+    gap = numpy.zeros(int(16000 * pause), dtype=numpy.float32)
+    parts = [gap[: 16000 // 2]]
+    for path in paths:
+        parts += [decode_all(path), gap]
+    samples = (numpy.clip(numpy.concatenate(parts), -1, 1) * 32767).astype("<i2")
+    with wave.open(str(out), "wb") as file:
+        file.setnchannels(1)
+        file.setsampwidth(2)
+        file.setframerate(16000)
+        file.writeframes(samples.tobytes())
+    return len(samples) / 16000
+
+
+class Editor:
+    """One open document that applies the server's edits, as an editor would."""
+
+    def __init__(self, server: StdioServer, path: Path) -> None:
+        self.server = server
+        self.uri = path.as_uri()
+        self.text = ""
+        self.version = 1
+        server.handlers["workspace/applyEdit"] = self.apply
+        server.send(
+            "textDocument/didOpen",
+            {
+                "textDocument": {
+                    "uri": self.uri,
+                    "languageId": "markdown",
+                    "version": 1,
+                    "text": "",
+                }
+            },
+            request=False,
+        )
+
+    def offset(self, position: dict) -> int:
+        lines = self.text.split("\n")
+        return sum(len(line) + 1 for line in lines[: position["line"]]) + position["character"]
+
+    def apply(self, params: dict) -> dict:
+        edit = params["edit"]
+        edits = edit.get("changes", {}).get(self.uri, [])
+        for change in edit.get("documentChanges") or []:
+            edits += change["edits"]
+        for text_edit in sorted(edits, key=lambda e: self.offset(e["range"]["start"]))[::-1]:
+            start = self.offset(text_edit["range"]["start"])
+            end = self.offset(text_edit["range"]["end"])
+            self.text = self.text[:start] + text_edit["newText"] + self.text[end:]
+            self.version += 1
+            self.server.send(
+                "textDocument/didChange",
+                {
+                    "textDocument": {"uri": self.uri, "version": self.version},
+                    "contentChanges": [{"range": text_edit["range"], "text": text_edit["newText"]}],
+                },
+                request=False,
+            )
+        return {"applied": True}
+
+
+def dictate(server: StdioServer, editor: Editor, audio: Path) -> dict:
+    """Play ``audio`` into the document; returns stop's answer once everything is in."""
+    session = server.command(
+        "butler.dictation.start", {"uri": editor.uri, "audioFile": str(audio)}
+    )["sessionId"]
+
+    def idle(message: dict) -> bool:
+        params = message.get("params") or {}
+        return (
+            message["method"] == "butler/dictationState"
+            and params.get("sessionId") == session
+            and params.get("state") in ("idle", "error")
+        )
+
+    server.pump(idle)
+    return server.command("butler.dictation.stop", {"sessionId": session})
+
+
+def run_once(folder: Path, audio: Path, partial_text: bool) -> dict:
+    with tempfile.TemporaryDirectory() as home:
+        root = Path(home) / "workspace"
+        root.mkdir()
+        server = StdioServer(isolated_env(home))
+        try:
+            server.initialize(
+                root,
+                {
+                    "throttle": {"maxCpuPercent": 100, "minFreeMemoryMb": 0},
+                    "voice_input": {"partialText": partial_text},
+                },
+            )
+            # Warm-up: the worker starts and loads the model (not part of the figures).
+            warm = Editor(server, root / "warm.md")
+            dictate(server, warm, folder / "ps_goforward.wav")
+            editor = Editor(server, root / "draft.md")
+            began = time.monotonic()
+            answer = dictate(server, editor, audio)
+            answer["wall_s"] = time.monotonic() - began
+            answer["document"] = editor.text
+        finally:
+            server.close()
+    return answer
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("dir", type=Path, nargs="?", default=REPO / "tests" / "data" / "speech")
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--pause", type=float, default=1.5)
+    parser.add_argument("--no-partial-text", action="store_true")
+    args = parser.parse_args()
+    pairs = read_references(args.dir)
+    paths = [path for path, _ in pairs]
+    reference = " ".join(ref for _, ref in pairs)
+    with tempfile.TemporaryDirectory() as scratch:
+        audio = Path(scratch) / "stream.wav"
+        seconds = stream(paths, audio, args.pause)
+        runs = [run_once(args.dir, audio, not args.no_partial_text) for _ in range(args.runs)]
+
+    utterances = [u for run in runs for u in run["utterances"]]
+    stages = {
+        stage: {
+            "median_s": round(statistics.median(u[stage] for u in utterances), 4),
+            "p95_s": round(percentile([u[stage] for u in utterances], 0.95), 4),
+        }
+        for stage in STAGES
+    }
+    totals = [u["total"] for u in utterances]
+    direct = direct_transcripts(paths, 5, True)
+    d_errors, words = word_errors(reference, " ".join(direct))
+    dictation = []
+    for run in runs:
+        errors, _ = word_errors(reference, run["text"])
+        dictation.append(errors / words)
+    dictation_wer = statistics.median(dictation)
+    points = 100 * (dictation_wer - d_errors / words)
+    p50, p95 = statistics.median(totals), percentile(totals, 0.95)
+    print(
+        json.dumps(
+            {
+                "audio_s": round(seconds, 1),
+                "files": len(paths),
+                "runs": len(runs),
+                "utterances": len(utterances),
+                "utterance_s": {
+                    "min": round(min(u["duration"] for u in utterances), 2),
+                    "max": round(max(u["duration"] for u in utterances), 2),
+                },
+                "latency": {"p50_s": round(p50, 3), "p95_s": round(p95, 3), "stages": stages},
+                "wer": {
+                    "dictation": round(dictation_wer, 4),
+                    "dictation_runs": [round(w, 4) for w in dictation],
+                    "direct_whole_files": round(d_errors / words, 4),
+                    "difference_points": round(points, 2),
+                    "words": words,
+                },
+                "targets": TARGETS,
+                "within_targets": p50 <= TARGETS["p50_s"]
+                and p95 <= TARGETS["p95_s"]
+                and points <= TARGETS["wer_points"],
+                "settings": {
+                    "model": "tiny.en, cpu, int8",
+                    "pause_s": args.pause,
+                    "partial_text": not args.no_partial_text,
+                    "played": "real time (speed 1.0)",
+                },
+                "texts": [run["text"] for run in runs],
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
