@@ -400,6 +400,8 @@ def test_note_appends_on_disk_and_in_the_open_buffer(start_nvim: StartEditor, wo
     editor.command("Butler note call the bank  at 10")
     editor.wait(lambda: len(entries(editor.lines())) == 2, "the entry in the buffer")
     assert entries(editor.lines()) == ["buy oat milk", "call the bank  at 10"]
+    # It went through the buffer, not behind it: the file changes when the user saves.
+    assert entries(note.read_text().splitlines()) == ["buy oat milk"]
     editor.command("write")
     assert entries(note.read_text().splitlines()) == ["buy oat milk", "call the bank  at 10"]
 
