@@ -15,37 +15,19 @@ import statistics
 import sys
 import tempfile
 import time
-import wave
 from pathlib import Path
-
-import numpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lsp import StdioServer, isolated_env
 from wer import direct_transcripts, read_references
 
-from butler_ls.audio_decode import decode_all
+from butler_ls.dictation.recordings import join_recordings
 from butler_ls.wer import word_errors
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"p50_s": 1.0, "p95_s": 1.6, "wer_points": 1.5}
 STAGES = ("vad", "spool", "queue", "model", "edit", "total")
-
-
-def stream(paths: list[Path], out: Path, pause: float) -> float:
-    """Write the recordings, each followed by ``pause`` s of silence; returns the seconds."""
-    gap = numpy.zeros(int(16000 * pause), dtype=numpy.float32)
-    parts = [gap[: 16000 // 2]]
-    for path in paths:
-        parts += [decode_all(path), gap]
-    samples = (numpy.clip(numpy.concatenate(parts), -1, 1) * 32767).astype("<i2")
-    with wave.open(str(out), "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(16000)
-        file.writeframes(samples.tobytes())
-    return len(samples) / 16000
 
 
 class Editor:
@@ -156,7 +138,7 @@ def main() -> None:
     reference = " ".join(ref for _, ref in pairs)
     with tempfile.TemporaryDirectory() as scratch:
         audio = Path(scratch) / "stream.wav"
-        seconds = stream(paths, audio, args.pause)
+        seconds = join_recordings(paths, audio, args.pause)
         runs = [run_once(args.dir, audio, not args.no_partial_text) for _ in range(args.runs)]
 
     utterances = [u for run in runs for u in run["utterances"]]

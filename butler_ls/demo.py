@@ -1,7 +1,8 @@
 """The README's demo: drive a real butler-ls over LSP, as an editor would, and show it.
 
-Transcribes real recordings in the worker and appends them to today's note, in a
-temporary workspace with its own folders. Usage: ``python -m butler_ls.demo``.
+Dictates real recorded speech into today's note (played in real time as the microphone,
+through the worker and the model) in a temporary workspace with its own folders, and
+prints the note and each utterance's latency. Usage: ``python -m butler_ls.demo``.
 """
 
 from __future__ import annotations
@@ -13,16 +14,19 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from butler_ls.dictation.recordings import join_recordings
+
 SPEECH = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech"
 # Real recorded speech (sources and licences in tests/data/speech/README.md).
 RECORDINGS = [
+    SPEECH / "ps_librivox_0870.wav",
     SPEECH / "ps_librivox_0880.wav",
     SPEECH / "ps_librivox_0890.wav",
-    SPEECH / "arctic_a0007.wav",
 ]
 
 
@@ -38,6 +42,15 @@ async def run_demo(workspace: Path, env: dict[str, str]) -> int:
     @client.feature(types.WINDOW_LOG_MESSAGE)
     def log_message(params: types.LogMessageParams) -> None:
         print(f"  [server log] {params.message}", file=sys.stderr)
+
+    finished = asyncio.Event()
+
+    @client.feature("butler/dictationState")
+    def dictation_state(params: Any) -> None:
+        if params.state in ("idle", "error"):
+            if params.state == "error":
+                print(f"  dictation error: {getattr(params, 'message', '')}", file=sys.stderr)
+            finished.set()
 
     @client.feature(types.WINDOW_SHOW_DOCUMENT)
     def show_document(params: types.ShowDocumentParams) -> types.ShowDocumentResult:
@@ -79,19 +92,25 @@ async def run_demo(workspace: Path, env: dict[str, str]) -> int:
         types.ExecuteCommandParams(command="butler.note.open", arguments=[{"date": "today"}])
     )
     print(f"today's note: {opened['path']} (created: {opened['created']})")
-    for recording in RECORDINGS:
-        started = time.perf_counter()
-        answer = await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(
-                command="butler.transcribeFile", arguments=[{"path": str(recording)}]
-            )
+    recording = workspace / "dictation.wav"
+    seconds = join_recordings(RECORDINGS, recording, pause=1.5)
+    print(f"dictating {seconds:.1f} s of recorded speech into today's note, in real time...")
+    session = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(
+            command="butler.dictation.start",
+            arguments=[{"target": "dailyNote", "audioFile": str(recording)}],
         )
-        took = time.perf_counter() - started
-        print(f"{recording.name}: {answer['duration']:.1f} s of speech -> text in {took:.2f} s")
-        await client.workspace_execute_command_async(
-            types.ExecuteCommandParams(
-                command="butler.note.append", arguments=[{"text": answer["text"]}]
-            )
+    )
+    await finished.wait()
+    answer = await client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command="butler.dictation.stop", arguments=[session])
+    )
+    print("utterance  length  latency  (pause detection + spool + queue + model + edit)")
+    for u in answer["utterances"]:
+        print(
+            f"  {u['index']:>7}  {u['duration']:5.1f} s  {u['total']:5.2f} s  "
+            f"({u['vad']:.2f} + {u['spool']:.3f} + {u['queue']:.3f} + {u['model']:.2f} + "
+            f"{u['edit']:.3f})"
         )
     print("\n--- today's note ---")
     print(Path(opened["path"]).read_text(encoding="utf-8"))

@@ -135,13 +135,22 @@ class Engine:
         compute_type: str = "auto",
         threads: int = 0,
         on_loading: Callable[[], None] | None = None,
+        any_threads: bool = False,
     ) -> Any:
-        """The WhisperModel for ``spec``, loading it on first use."""
+        """The WhisperModel for ``spec``, loading it on first use.
+
+        With ``any_threads`` a copy already loaded with another thread count will do: an
+        interactive job must not wait a second for a load just to use fewer threads.
+        """
         device, compute_type = choose_device(device, compute_type)
         key = (str(spec.path), device, compute_type, threads)
         with self._lock:
             if key in self._models:
                 return self._models[key]
+            if any_threads:
+                for other, model in self._models.items():
+                    if other[:3] == key[:3]:
+                        return model
             if on_loading is not None:
                 on_loading()
             from faster_whisper import WhisperModel
@@ -310,6 +319,7 @@ def run_job(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
         compute_type=settings.get("computeType", "auto"),
         threads=ctx.threads,
         on_loading=loading,
+        any_threads=getattr(getattr(ctx, "envelope", None), "priority", "") == "interactive",
     )
     if "pcm" in payload:
         pcm = payload["pcm"]

@@ -125,6 +125,11 @@ class Segmenter:
         return self._confirmed
 
     @property
+    def trailing_silence(self) -> float:
+        """Seconds of unvoiced audio at the end of the utterance in progress (0 outside one)."""
+        return self._silence_run * FRAME_MS / 1000 if self._frames else 0.0
+
+    @property
     def position(self) -> float:
         """Seconds of audio fed since the stream began."""
         return self._fed_bytes // 2 / SAMPLE_RATE

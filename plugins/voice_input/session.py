@@ -37,6 +37,10 @@ STATE_INTERVAL = 0.1
 PARTIAL_EVERY = 0.6
 """Seconds of new speech before the provisional text of an utterance is refreshed."""
 
+PARTIAL_QUIET = 0.15
+"""No provisional text after this much silence: the utterance may be ending, and its final
+transcription must not queue behind a provisional one."""
+
 PROMPT_CHARS = 200
 """At most this much of the text dictated so far goes to the model as context."""
 
@@ -403,8 +407,8 @@ class DictationSession:
             return
         if self._partial_job is not None or any(not t.done() for t in self._jobs.values()):
             return  # committed text first
-        if not self.segmenter.in_speech:
-            return
+        if not self.segmenter.in_speech or self.segmenter.trailing_silence >= PARTIAL_QUIET:
+            return  # no speech, or a pause that may be the end: the real thing comes soon
         pcm = self.segmenter.pending_pcm()
         seconds = len(pcm) / 2 / SAMPLE_RATE
         if seconds < 1.0 or seconds - self._partial_at < PARTIAL_EVERY:
@@ -415,7 +419,8 @@ class DictationSession:
     async def _partial(self, pcm: bytes, utterance: int) -> None:
         try:
             result = await self.ctx.require("speech.transcribe").transcribe(
-                _pcm_payload(pcm),
+                # Greedy and without the model's own VAD: twice as fast, good enough to show.
+                {**_pcm_payload(pcm), "beamSize": 1, "vad": False},
                 priority="interactive",
                 language=self.language,
                 prompt=context(self.text),

@@ -8,15 +8,13 @@ import datetime as dt
 import os
 import signal
 import time
-import wave
 from pathlib import Path
 
-import numpy
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from butler_ls.audio_decode import decode_all
+from butler_ls.dictation.recordings import join_recordings
 from butler_ls.wer import wer
 
 from .conftest import StartServer, change_text, close_document, execute, open_document
@@ -31,16 +29,7 @@ THREE = ["ps_goforward.wav", "arctic_a0007.wav", "ps_librivox_0890.wav"]
 
 def stream_of(paths: list[Path], out: Path, pause: float = 1.2) -> Path:
     """One recording of ``paths`` in turn with ``pause`` seconds of silence after each."""
-    gap = numpy.zeros(int(16000 * pause), dtype=numpy.float32)
-    parts = []
-    for path in paths:
-        parts += [decode_all(path), gap]
-    samples = (numpy.clip(numpy.concatenate(parts), -1, 1) * 32767).astype("<i2")
-    with wave.open(str(out), "wb") as file:
-        file.setnchannels(1)
-        file.setsampwidth(2)
-        file.setframerate(16000)
-        file.writeframes(samples.tobytes())
+    join_recordings(paths, out, pause, lead=0.0)
     return out
 
 
