@@ -534,7 +534,7 @@ def test_checkhealth_says_clearly_when_the_server_is_missing(
     editor = start_nvim(cwd=workspace, setup={"cmd": [str(missing)]})
     text = "\n".join(health_report(editor))
     assert f"ERROR server executable `{missing}` not found" in text, text
-    assert "pipx install butler-ls" in text
+    assert "pipx install ." in text
     # And a command says so too, instead of failing silently.
     editor.command("enew")
     editor.command("Butler today")

@@ -39,7 +39,7 @@ function M.missing_server(config)
   end
   if cmd[1] == nil or vim.fn.executable(cmd[1]) == 0 then
     return ("the server `%s` was not found; "):format(tostring(cmd[1]))
-      .. "install butler-ls (`pipx install butler-ls`) or set `cmd` in require('butler').setup(); "
+      .. "install butler-ls (`pipx install .` in the Butler repository) or set `cmd` in setup(); "
       .. "see :checkhealth butler"
   end
   return nil

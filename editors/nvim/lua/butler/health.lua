@@ -129,7 +129,7 @@ function M.check()
     health.error(
       ("server executable `%s` not found (cmd = { %s })"):format(tostring(cmd[1]), shown),
       {
-        "Install the server: `pipx install butler-ls` (or `python3 -m pip install butler-ls`).",
+        "In the Butler repository: `pipx install .` (or `python3 -m pip install .`).",
         'Or point the plugin at it: require("butler").setup({ cmd = { "/path/to/butler-ls" } }).',
       }
     )
