@@ -8,12 +8,16 @@ STAMP := $(VENV)/.installed
 
 .PHONY: setup system-deps bytecode demo test unit e2e lint bench clean
 
-# System packages the tests use: redis-server (the Redis queue backend), espeak-ng
-# (generated speech for format tests). As root (CI,
-# a fresh machine) they are installed; otherwise the command to run is printed.
-SYSTEM_PACKAGES := redis-server espeak-ng
+# System packages: redis-server (the Redis queue backend), espeak-ng (generated speech
+# for format tests), PortAudio (microphone capture) and a PulseAudio server with ALSA's
+# pulse plugin (the virtual microphone of the dictation tests). As root (CI, a fresh
+# machine) they are installed; otherwise the command to run is printed.
+SYSTEM_PACKAGES := redis-server espeak-ng libportaudio2 pulseaudio pulseaudio-utils \
+	libasound2-plugins alsa-utils
 system-deps:
-	@missing=""; for bin in $(SYSTEM_PACKAGES); do command -v $$bin >/dev/null || missing="$$missing $$bin"; done; \
+	@missing=""; for pkg in $(SYSTEM_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
+	done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    export DEBIAN_FRONTEND=noninteractive; \

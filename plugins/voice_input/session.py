@@ -121,6 +121,7 @@ class DictationSession:
         self.timings: list[Timing] = []
         self.cancelled = False
         self.failed: list[int] = []
+        self.source_failed = False
         self._loop = asyncio.get_running_loop()
         self._audio: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=2000)
@@ -181,6 +182,7 @@ class DictationSession:
     def _source_ended(self, error: str | None) -> None:
         if error:
             self.message = error
+            self.source_failed = True
         self._audio.put(None)
 
     def _pump(self) -> None:
@@ -364,22 +366,24 @@ class DictationSession:
         elif not self.failed:
             await asyncio.to_thread(self.plugin.spool.close_session, self.id)
         if self.state != "error":
-            self.state = "error" if self.failed else "idle"
+            self.state = "error" if self.failed or self.source_failed else "idle"
         self.partial = ""
+        self._notify()  # the last state goes out before stop answers
         self.done.set()
         self.plugin.session_ended(self)
 
     # --- live state and provisional text ---------------------------------------------------
 
     async def _report_state(self) -> None:
-        while not self.done.is_set():
+        while True:
             if self._audio_over.is_set() and self.state == "listening":
                 self.state = "transcribing"
             self._maybe_refresh_partial()
+            if self.done.is_set():
+                return
             self._notify()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.done.wait(), STATE_INTERVAL)
-        self._notify()
 
     def _notify(self) -> None:
         state: dict[str, Any] = {

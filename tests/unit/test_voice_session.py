@@ -1,0 +1,215 @@
+"""The dictation session without a process: order, voice commands, closing, context."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+import pytest
+from lsprotocol import types
+from pygls.workspace import TextDocument
+
+from butler_ls import events
+from butler_ls.dictation.commands import rules_for
+from butler_ls.dictation.segmenter import Segmenter
+from butler_ls.dictation.spool import Spool
+from butler_ls.editing import Anchor
+from butler_ls.errors import ButlerError
+from tests.helpers import load_plugin_module
+
+session_module = load_plugin_module("voice_input", "session")
+URI = "file:///draft.md"
+
+
+class Editor:
+    """A fake client holding one document; applies edits and reports them back."""
+
+    def __init__(self, text: str) -> None:
+        self.document = TextDocument(URI, text, version=1)
+        self.workspace = SimpleNamespace(text_documents={URI: self.document})
+        self.client_capabilities = types.ClientCapabilities()
+        self.protocol = SimpleNamespace(notify=lambda method, params: self.states.append(params))
+        self.states: list[dict] = []
+        self.warnings: list[str] = []
+
+    def show_warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+    async def workspace_apply_edit_async(self, params):
+        (edit,) = params.edit.changes[URI]
+        self.type(edit.range, edit.new_text)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    def type(self, range_: types.Range, text: str) -> None:
+        change = types.TextDocumentContentChangePartial(range=range_, text=text)
+        self.document.apply_change(change)
+        self.document.version += 1
+        events.emit(events.document_changed, None, uri=URI, changes=[change], version=2)
+
+
+class Source:
+    """Audio that never comes: the test hands utterances to the session directly."""
+
+    kind = "file"
+    description = "test"
+
+    def start(self, on_audio, on_end) -> None:
+        self.on_end = on_end
+
+    def stop(self) -> None:
+        self.on_end(None)
+
+
+def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, str]]):
+    """A session whose "worker" answers utterance n after a delay with a given text."""
+    notes: list[str] = []
+    prompts: list[str] = []
+
+    class Speech:
+        async def transcribe(self, audio, *, prompt="", **_):
+            index = int(audio["pcm"]["data"].decode())
+            prompts.append(prompt)
+            delay, text = transcripts[index]
+            await asyncio.sleep(delay)
+            if text.startswith("!"):
+                raise ButlerError(text[1:])
+            return {"text": text}
+
+    class Notes:
+        async def append(self, text, **_):
+            notes.append(text)
+
+    capabilities = {"speech.transcribe": Speech(), "notes.daily": Notes()}
+    ctx = SimpleNamespace(
+        server=editor,
+        settings=SimpleNamespace(model=SimpleNamespace(language="en", vocabulary=[])),
+        require=capabilities.__getitem__,
+        get=lambda name, default=None: capabilities.get(name, default),
+        run_task=lambda coro, name: asyncio.ensure_future(coro),
+    )
+    plugin = SimpleNamespace(
+        ctx=ctx,
+        spool=Spool(tmp_path / "spool"),
+        rules=lambda: rules_for("en"),
+        partial_text=False,
+        session_ended=lambda session: None,
+    )
+    plugin.spool.open_session("s1", {})
+    anchor = Anchor(editor, URI, None)
+    session = session_module.DictationSession(plugin, "s1", Source(), anchor, Segmenter())
+    return session, notes, prompts
+
+
+def feed(session, index: int, seconds: float = 3.0) -> None:
+    """Hand the session an utterance as the pump thread would (spooled first)."""
+    utterance = SimpleNamespace(
+        index=index,
+        pcm=str(index).encode(),
+        start=0.0,
+        end=seconds,
+        spoken_end=seconds,
+        duration=seconds,
+        forced=False,
+    )
+    session._spool(utterance)
+
+
+async def finish(session) -> dict:
+    session.source.stop()
+    return await asyncio.wait_for(session.stop(), 10)
+
+
+async def test_text_is_applied_in_order_even_when_transcribed_out_of_order(tmp_path):
+    editor = Editor("Notes:")
+    session, _, _ = make_session(
+        tmp_path, editor, {0: (0.3, "First one."), 1: (0.0, "Second."), 2: (0.1, "third")}
+    )
+    await session.start()
+    for index in range(3):
+        await asyncio.to_thread(feed, session, index)
+    answer = await finish(session)
+    assert editor.document.source == "Notes: first one. Second. Third"
+    assert answer["text"] == "first one. Second. Third"
+    assert [u["index"] for u in answer["utterances"]] == [0, 1, 2]
+    assert editor.states[-1]["state"] == "idle"
+    assert not session.plugin.spool.pending("s1")
+
+
+async def test_scratch_that_removes_the_previous_utterance_wherever_it_went(tmp_path):
+    editor = Editor("Start")
+    session, _, _ = make_session(
+        tmp_path, editor, {0: (0, "Keep this."), 1: (0, "Drop this."), 2: (0, "Scratch that.")}
+    )
+    await session.start()
+    await asyncio.to_thread(feed, session, 0)
+    await asyncio.to_thread(feed, session, 1)
+    await asyncio.sleep(0.2)
+    # The user types above the dictation meanwhile.
+    editor.type(types.Range(types.Position(0, 0), types.Position(0, 0)), "# Title\n")
+    await asyncio.to_thread(feed, session, 2)
+    answer = await finish(session)
+    assert editor.document.source == "# Title\nStart keep this."
+    assert answer["text"] == "keep this."
+
+
+async def test_a_closed_document_sends_the_rest_to_the_daily_note(tmp_path):
+    editor = Editor("Draft:")
+    session, notes, _ = make_session(tmp_path, editor, {0: (0, "One."), 1: (0.2, "Two.")})
+    await session.start()
+    await asyncio.to_thread(feed, session, 0)
+    await asyncio.sleep(0.1)
+    events.emit(events.document_closed, None, uri=URI)
+    editor.workspace.text_documents.clear()
+    await asyncio.to_thread(feed, session, 1)
+    await finish(session)
+    assert editor.document.source == "Draft: one."
+    assert notes == ["Two."]
+    assert "was closed" in editor.warnings[0]
+
+
+async def test_a_failed_utterance_stays_in_the_spool_and_the_rest_goes_on(tmp_path):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0, "!the model is broken"), 1: (0, "Ok.")})
+    await session.start()
+    await asyncio.to_thread(feed, session, 0)
+    await asyncio.to_thread(feed, session, 1)
+    answer = await finish(session)
+    assert editor.document.source == "Ok."
+    assert answer["failed"] == 1 and "Recovered dictation" in answer["message"]
+    assert [item.index for item in session.plugin.spool.pending("s1")] == [0]
+    assert editor.states[-1]["state"] == "error"
+
+
+async def test_context_is_the_unfinished_sentence_and_short_utterances_go_without(tmp_path):
+    editor = Editor("")
+    session, _, prompts = make_session(
+        tmp_path, editor, {0: (0, "It was the best"), 1: (0, "of times"), 2: (0, "and")}
+    )
+    await session.start()
+    for index, seconds in [(0, 3.0), (1, 1.0), (2, 3.0)]:
+        await asyncio.to_thread(feed, session, index, seconds)
+        await asyncio.sleep(0.05)
+    await finish(session)
+    assert prompts == ["", "", "It was the best of times"]
+
+
+@pytest.mark.parametrize(
+    ("text", "context"),
+    [
+        ("", ""),
+        ("Hello there.", ""),
+        ("Hello there. And then", "And then"),
+        ("one, two", "one, two"),
+        ('He said "stop." Then we', "Then we"),
+    ],
+)
+def test_context(text: str, context: str):
+    assert session_module.context(text) == context
+
+
+def test_timing_report_names_every_stage():
+    timing = session_module.Timing(3, spoken_end=1.0, cut=1.4, spooled=1.41, started=1.42)
+    timing.transcribed, timing.applied, timing.duration = 1.9, 1.95, 2.5
+    report = timing.report()
+    assert report["index"] == 3 and report["total"] == pytest.approx(0.95)
+    assert report["vad"] == pytest.approx(0.4) and report["model"] == pytest.approx(0.48)
