@@ -11,20 +11,23 @@ import logging
 import time
 import uuid
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 from lsprotocol import types
 
 from butler_ls.dictation.commands import Rules, rules_for
-from butler_ls.dictation.segmenter import Segmenter, SegmenterSettings
 from butler_ls.dictation.spool import Spool
 from butler_ls.editing import Anchor
 from butler_ls.errors import ButlerError, InvalidArguments
 from butler_ls.plugin_api import Plugin, PluginContext
 
 from .recovery import recover_orphans
-from .session import DictationSession
+
+if TYPE_CHECKING:  # the voice detector loads when dictation first starts, not with the server
+    from butler_ls.dictation.segmenter import Segmenter
+
+    from .session import DictationSession
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +150,8 @@ class VoiceInputPlugin(Plugin):
 
     def segmenter(self) -> Segmenter:
         """A segmenter with the user's pause length and limits."""
+        from butler_ls.dictation.segmenter import Segmenter, SegmenterSettings
+
         s = self.settings
         try:
             return Segmenter(
@@ -188,7 +193,9 @@ class VoiceInputPlugin(Plugin):
             if jobs is not None:
                 # The model loads while the user starts to speak, not after the first pause.
                 self.ctx.run_task(jobs.ensure_worker(), "dictation-worker")
-            session = DictationSession(self, session_id, source, anchor, self.segmenter())
+            from .session import DictationSession
+
+            session = DictationSession(self, new_id, source, anchor, self.segmenter())
             self.session = session
             await session.start()
         except BaseException:
