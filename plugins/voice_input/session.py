@@ -127,7 +127,7 @@ class DictationSession:
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=2000)
         self._level = -96.0
         self._jobs: dict[int, asyncio.Task[Any]] = {}
-        self._ready: dict[int, tuple[SpooledUtterance, Utterance, Timing]] = {}
+        self._ready: dict[int, tuple[SpooledUtterance | None, Utterance, Timing]] = {}
         self._next = 0  # the next utterance to apply
         self._emitted = 0  # utterances cut so far
         self._audio_over = asyncio.Event()
@@ -205,6 +205,9 @@ class DictationSession:
         except Exception as exc:
             logger.exception("dictation session %s: cutting the audio failed", self.id)
             self.message = f"cutting the audio into utterances failed: {exc}"
+            self.source_failed = True
+            with contextlib.suppress(Exception):
+                self.source.stop()
         self._level = -96.0
         self._loop.call_soon_threadsafe(self._audio_over.set)
         self._loop.call_soon_threadsafe(self._wake.set)
@@ -214,7 +217,13 @@ class DictationSession:
         timing.cut = time.monotonic()
         timing.duration = utterance.duration
         context = {"target": self.target, "uri": self.anchor.uri if self.anchor else None}
-        spooled = self.plugin.spool.put(self.id, utterance, context)
+        try:
+            spooled = self.plugin.spool.put(self.id, utterance, context)
+        except ButlerError as exc:
+            # Not durable, but not lost either: it is transcribed from memory.
+            spooled = None
+            self.message = f"dictated audio is not being kept safe on disk: {exc}"
+            self._loop.call_soon_threadsafe(self.ctx.server.show_warning, self.message)
         timing.spooled = time.monotonic()
         self._loop.call_soon_threadsafe(self._utterance_ready, spooled, utterance, timing)
 
@@ -227,7 +236,9 @@ class DictationSession:
 
     # --- the event loop side ---------------------------------------------------------------
 
-    def _utterance_ready(self, spooled: SpooledUtterance, utterance: Utterance, timing: Timing):
+    def _utterance_ready(
+        self, spooled: SpooledUtterance | None, utterance: Utterance, timing: Timing
+    ) -> None:
         self._emitted = utterance.index + 1
         self.partial = ""
         self._partial_at = 0.0
@@ -289,7 +300,7 @@ class DictationSession:
 
     async def _apply_next(self) -> None:
         index = self._next
-        timing = self._ready[index][2]
+        spooled, _, timing = self._ready[index]
         task = self._jobs[index]
         try:
             result = await task
@@ -310,7 +321,8 @@ class DictationSession:
             await self._place(result.get("text", ""))
             timing.applied = time.monotonic()
             self.timings.append(timing)
-            await asyncio.to_thread(self.plugin.spool.done, self.id, index)
+            if spooled is not None:
+                await asyncio.to_thread(self.plugin.spool.done, self.id, index)
         del self._ready[index]
         self._jobs.pop(index, None)
         self._next += 1

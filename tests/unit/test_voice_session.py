@@ -213,3 +213,21 @@ def test_timing_report_names_every_stage():
     report = timing.report()
     assert report["index"] == 3 and report["total"] == pytest.approx(0.95)
     assert report["vad"] == pytest.approx(0.4) and report["model"] == pytest.approx(0.48)
+
+
+async def test_a_spool_that_fails_loses_no_words(tmp_path):
+    from butler_ls.dictation.spool import SpoolError
+
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0, "Still here.")})
+
+    def full(*_args, **_kwargs):
+        raise SpoolError("cannot use the dictation spool at /x: No space left on device")
+
+    session.plugin.spool.put = full
+    await session.start()
+    await asyncio.to_thread(feed, session, 0)
+    await asyncio.sleep(0.1)
+    answer = await finish(session)
+    assert editor.document.source == "Still here." and answer["text"] == "Still here."
+    assert "No space left" in editor.warnings[0]
