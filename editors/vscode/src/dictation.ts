@@ -1,0 +1,146 @@
+/**
+ * Shows dictation as the server reports it (`butler/dictationState`): a status bar item with
+ * the microphone state, a level meter and the pending count, and the provisional words inline.
+ */
+import * as vscode from 'vscode';
+
+export const DICTATION_STATE = 'butler/dictationState';
+
+/** The `butler/dictationState` notification's params. */
+export interface DictationState {
+  sessionId: string;
+  state: 'listening' | 'transcribing' | 'idle' | 'error';
+  /** Input level in dBFS. */
+  level?: number | null;
+  pending?: number;
+  message?: string | null;
+  /** Provisional words of the utterance being spoken; absent or empty when none. */
+  partial?: string | null;
+  uri?: string | null;
+  position?: { line: number; character: number } | null;
+  target?: 'cursor' | 'dailyNote';
+  source?: 'microphone' | 'file';
+}
+
+const BARS = '▁▂▃▅▇';
+const UNLIT = '\u2007'; // a figure space keeps the item's width steady
+const SILENCE_DBFS = -60;
+
+/** A five-bar meter for an input level in dBFS: silence (-60 dBFS and below) is one bar, 0 dBFS all five. */
+export function levelMeter(dbfs: number | null | undefined): string {
+  const level = typeof dbfs === 'number' && !Number.isNaN(dbfs) ? dbfs : SILENCE_DBFS;
+  const fraction = Math.min(1, Math.max(0, (level - SILENCE_DBFS) / -SILENCE_DBFS));
+  const lit = Math.max(1, Math.round(fraction * BARS.length));
+  return BARS.slice(0, lit) + UNLIT.repeat(BARS.length - lit);
+}
+
+export class DictationView implements vscode.Disposable {
+  private readonly item = vscode.window.createStatusBarItem('butler.dictation', vscode.StatusBarAlignment.Left, 100);
+  private readonly partialText = vscode.window.createTextEditorDecorationType({
+    after: {
+      color: new vscode.ThemeColor('editorGhostText.foreground'),
+      fontStyle: 'italic',
+      margin: '0 0 0 0.2em',
+    },
+    rangeBehavior: vscode.DecorationRangeBehavior.ClosedClosed,
+  });
+  /** Sessions that have not ended, by id, most recently updated last. */
+  private readonly sessions = new Map<string, DictationState>();
+  private readonly listeners: vscode.Disposable[];
+  private dictating = false;
+
+  constructor() {
+    this.item.name = 'Butler Dictation';
+    this.item.command = 'butler.dictation.toggle';
+    this.listeners = [vscode.window.onDidChangeVisibleTextEditors(() => this.renderPartials())];
+    this.render();
+    this.item.show();
+  }
+
+  /** Take in one notification from the server. */
+  update(state: DictationState): void {
+    if (typeof state?.sessionId !== 'string') {
+      return;
+    }
+    this.sessions.delete(state.sessionId);
+    if (state.state === 'error') {
+      void vscode.window.showErrorMessage(`Butler dictation: ${state.message || 'failed'}`);
+    } else if (state.state !== 'idle') {
+      this.sessions.set(state.sessionId, state);
+    }
+    this.render();
+    this.renderPartials();
+  }
+
+  /** Forget every session (the server stopped). */
+  reset(): void {
+    this.sessions.clear();
+    this.render();
+    this.renderPartials();
+  }
+
+  dispose(): void {
+    this.listeners.forEach((listener) => listener.dispose());
+    this.item.dispose();
+    this.partialText.dispose();
+    void this.setDictating(false);
+  }
+
+  private render(): void {
+    const current = [...this.sessions.values()].pop();
+    void this.setDictating(current !== undefined);
+    const item = this.item;
+    if (current === undefined) {
+      item.text = '$(mic) Butler';
+      item.tooltip = 'Butler: start dictation at the cursor';
+      item.accessibilityInformation = { label: 'Butler dictation: idle' };
+      item.backgroundColor = undefined;
+      return;
+    }
+    const pending = current.pending ? ` $(clock) ${current.pending}` : '';
+    const where = current.target === 'dailyNote' ? "into today's note" : 'at the cursor';
+    const from = current.source === 'file' ? 'from a recording' : 'from the microphone';
+    item.accessibilityInformation = { label: `Butler dictation: ${current.state}, ${current.pending ?? 0} pending` };
+    if (current.state === 'listening') {
+      item.text = `$(record) ${levelMeter(current.level)}${pending}`;
+      item.tooltip = `Butler is listening ${from}, writing ${where}; ${current.pending ?? 0} pending. Click to stop.`;
+      item.backgroundColor = new vscode.ThemeColor('statusBarItem.warningBackground');
+    } else {
+      item.text = `$(sync~spin) Butler${pending}`;
+      item.tooltip = `Butler is transcribing ${from}, writing ${where}; ${current.pending ?? 0} pending. Click to stop.`;
+      item.backgroundColor = undefined;
+    }
+  }
+
+  /** Show each session's provisional words after its dictation point, in the editors showing it. */
+  private renderPartials(): void {
+    for (const editor of vscode.window.visibleTextEditors) {
+      const uri = editor.document.uri.toString();
+      const decorations: vscode.DecorationOptions[] = [];
+      for (const session of this.sessions.values()) {
+        if (session.partial && session.position && session.uri && sameUri(session.uri, uri)) {
+          const at = editor.document.validatePosition(
+            new vscode.Position(session.position.line, session.position.character),
+          );
+          decorations.push({
+            range: new vscode.Range(at, at),
+            renderOptions: { after: { contentText: session.partial } },
+          });
+        }
+      }
+      editor.setDecorations(this.partialText, decorations);
+    }
+  }
+
+  private async setDictating(dictating: boolean): Promise<void> {
+    if (dictating !== this.dictating) {
+      this.dictating = dictating;
+      await vscode.commands.executeCommand('setContext', 'butler.dictating', dictating);
+    }
+  }
+}
+
+/** URIs from the server may encode characters differently than VS Code prints them. */
+function sameUri(fromServer: string, fromEditor: string): boolean {
+  return fromServer === fromEditor || vscode.Uri.parse(fromServer).toString() === fromEditor;
+}
