@@ -188,6 +188,8 @@ def main() -> None:
                     "partial_text": not args.no_partial_text,
                     "played": "real time (speed 1.0)",
                 },
+                "speculative": sum(u["speculative"] for u in utterances),
+                "per_utterance": [run["utterances"] for run in runs],
                 "texts": [run["text"] for run in runs],
             },
             indent=2,

@@ -130,6 +130,20 @@ class Segmenter:
         return self._silence_run * FRAME_MS / 1000 if self._frames else 0.0
 
     @property
+    def voiced_until(self) -> float:
+        """Stream seconds just after the last voiced frame of the utterance in progress.
+
+        An utterance emitted later with ``spoken_end`` equal to this holds no more speech
+        than the audio ``pending_pcm`` returned at the time (read this first, then that).
+        """
+        return self._last_voiced_end / SAMPLE_RATE if self._frames else 0.0
+
+    @property
+    def utterance_start(self) -> float:
+        """Stream seconds where the utterance in progress starts (pre-roll included)."""
+        return self._start / SAMPLE_RATE if self._frames else 0.0
+
+    @property
     def position(self) -> float:
         """Seconds of audio fed since the stream began."""
         return self._fed_bytes // 2 / SAMPLE_RATE

@@ -208,8 +208,9 @@ def test_context(text: str, context: str):
 
 
 def test_timing_report_names_every_stage():
-    timing = session_module.Timing(3, spoken_end=1.0, cut=1.4, spooled=1.41, started=1.42)
-    timing.transcribed, timing.applied, timing.duration = 1.9, 1.95, 2.5
+    timing = session_module.Timing(3, spoken_end=1.0, cut=1.4, spooled=1.41)
+    timing.marks = {"started": 1.42, "transcribed": 1.9}
+    timing.applied, timing.duration = 1.95, 2.5
     report = timing.report()
     assert report["index"] == 3 and report["total"] == pytest.approx(0.95)
     assert report["vad"] == pytest.approx(0.4) and report["model"] == pytest.approx(0.48)
