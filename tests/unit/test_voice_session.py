@@ -232,3 +232,34 @@ async def test_a_spool_that_fails_loses_no_words(tmp_path):
     answer = await finish(session)
     assert editor.document.source == "Still here." and answer["text"] == "Still here."
     assert "No space left" in editor.warnings[0]
+
+
+class PausingSegmenter:
+    """The segmenter as the session sees it 150 ms into a pause after some speech."""
+
+    in_speech = True
+    trailing_silence = 0.2
+    utterance_start = 0.0
+
+    def __init__(self, voiced_until: float) -> None:
+        self.voiced_until = voiced_until
+
+    def pending_pcm(self) -> bytes:
+        return b"0"
+
+
+@pytest.mark.parametrize(("more_speech", "jobs"), [(False, 1), (True, 2)])
+async def test_a_pause_starts_the_transcription_early(tmp_path, more_speech: bool, jobs: int):
+    editor = Editor("")
+    session, _, prompts = make_session(tmp_path, editor, {0: (0.05, "Early bird.")})
+    await session.start()
+    session.segmenter = PausingSegmenter(voiced_until=3.0)
+    session._maybe_speculate()
+    session._maybe_speculate()  # the same audio: one speculation, not two
+    assert len(prompts) == 0 or len(prompts) == 1
+    session.segmenter = Segmenter()
+    await asyncio.to_thread(feed, session, 0, 3.5 if more_speech else 3.0)
+    answer = await finish(session)
+    assert editor.document.source == "Early bird."
+    assert len(prompts) == jobs
+    assert answer["utterances"][0]["speculative"] is not more_speech
