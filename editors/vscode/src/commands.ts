@@ -28,7 +28,8 @@ type ToProtocolUri = (uri: vscode.Uri) => string;
 /** Where the cursor is: the document and position a dictation or transcription writes to. */
 function cursor(toProtocol: ToProtocolUri): Arguments | undefined {
   const editor = vscode.window.activeTextEditor;
-  if (!editor) {
+  // Only documents the server knows (it is sent files and unsaved buffers), not the output panel.
+  if (!editor || !['file', 'untitled'].includes(editor.document.uri.scheme)) {
     return undefined;
   }
   const { line, character } = editor.selection.active;
