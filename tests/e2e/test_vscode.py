@@ -36,7 +36,9 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 RECORDING = REPO / "tests" / "data" / "speech" / "ps_goforward.wav"
 VENV_BIN = Path(sys.executable).parent  # butler-ls of this checkout
 
-STATUS_ITEM = '[aria-label^="Butler dictation"]'
+IDLE = '[aria-label="Butler dictation: idle"]'
+LISTENING = '[aria-label^="Butler dictation: listening"]'
+NOT_RUNNING = '[aria-label="Butler server: not running"]'
 USER_SETTINGS = {
     "workbench.startupEditor": "none",
     "workbench.tips.enabled": False,
@@ -255,11 +257,11 @@ def workbench(
         bench.close()
 
 
-def open_folder(bench: Workbench, server: CodeServer, folder: Path) -> None:
-    """Open ``folder`` in the workbench and wait until Butler's server is up."""
+def open_folder(bench: Workbench, server: CodeServer, folder: Path, ready: str = IDLE) -> None:
+    """Open ``folder`` in the workbench and wait for Butler's status bar item to be ``ready``."""
     bench.call("open", url=f"{server.url}/?folder={folder}")
-    # The idle status bar item appears once the extension is active (its server started).
-    bench.call("waitFor", selector=STATUS_ITEM, timeout=60000)
+    # The item says "idle" once the extension's server has started.
+    bench.call("waitFor", selector=ready, timeout=60000)
 
 
 def wait_for_file(path: Path, text: str = "", timeout: float = 30) -> str:
@@ -333,7 +335,7 @@ def test_settings_reach_the_server_without_the_extension_keys(
     note = workspace / "diary" / f"{datetime.date.today():%Y/%m-%d}.md"
     while not note.exists() and time.monotonic() < deadline:
         workbench.palette("Butler: Open Today's Note")
-        time.sleep(1)
+        time.sleep(2)
     wait_for_file(note, "## Log", timeout=1)
 
     # butler.server.* and butler.trace.* are the extension's: the server never hears of them.
@@ -366,10 +368,9 @@ def test_dictation_from_a_recording_into_an_open_file(
     workbench.palette("Butler: Dictate from Recording…")
     workbench.call("pickFile", path=str(RECORDING))
 
-    listening = '[aria-label^="Butler dictation: listening"]'
-    workbench.call("waitFor", selector=listening, timeout=30000)
+    workbench.call("waitFor", selector=LISTENING, timeout=30000)
     time.sleep(1.5)  # into the speech: the level meter moves
-    meter = str(workbench.call("waitFor", selector=listening, timeout=1000))
+    meter = str(workbench.call("waitFor", selector=LISTENING, timeout=1000))
     assert any(bar in meter for bar in "▁▂▃▅▇"), meter
     screenshot = tmp_path / "vscode-status-bar-dictating.png"
     workbench.call("screenshot", path=str(screenshot), selector=".part.statusbar")
@@ -382,8 +383,25 @@ def test_dictation_from_a_recording_into_an_open_file(
 
     text = str(workbench.call("waitEditorText", text="forward", timeout=60000))
     assert "Said:" in text
-    workbench.call("waitFor", selector='[aria-label="Butler dictation: idle"]', timeout=60000)
+    workbench.call("waitFor", selector=IDLE, timeout=60000)
     workbench.call("press", key="Control+S")
     content = wait_for_file(draft, "forward")
     said = next(line for line in content.splitlines() if line.startswith("Said:")).lower()
     assert "go forward" in said and "meters" in said
+
+
+def test_a_server_that_cannot_start_is_explained(
+    code_server: CodeServer, workbench: Workbench, workspace: Path
+) -> None:
+    settings = workspace / ".vscode" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_text(json.dumps({"butler.server.path": str(workspace / "no-such-butler-ls")}))
+    open_folder(workbench, code_server, workspace, ready=NOT_RUNNING)
+
+    toast = ".notifications-toasts .notification-toast"
+    shown = str(workbench.call("waitFor", selector=toast, text="could not start"))
+    assert "no-such-butler-ls" in shown and "butler.server.path" in shown
+    workbench.palette("Butler: Open Today's Note")
+    shown = str(workbench.call("waitFor", selector=toast, text="is unavailable"))
+    assert "butler.note.open" in shown and "not running" in shown
+    assert not (workspace / "notes").exists()

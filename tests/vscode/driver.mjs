@@ -40,24 +40,15 @@ const ops = {
 
   /** Run a command by its palette title (F1, then the title, then Enter). */
   async palette({ title, timeout = 20000 }) {
-    await page.keyboard.press('Escape');
-    await page.keyboard.press('F1');
-    const input = page.locator(`${QUICK_INPUT} input`);
-    await input.waitFor({ timeout });
-    await input.fill(`>${title}`);
-    // The palette matches fuzzily: run the row that is exactly this command, once it is
-    // the focused one (the list settles as it filters), else click it.
-    const exact = { has: page.locator('.label-name', { hasText: new RegExp(`^${escape(title)}$`) }) };
-    const row = page.locator(`${QUICK_INPUT} .monaco-list-row`, exact).first();
-    await row.waitFor({ timeout });
-    const focused = page.locator(`${QUICK_INPUT} .monaco-list-row.focused`, exact).first();
-    try {
-      await focused.waitFor({ timeout: 3000 });
-      await input.press('Enter');
-    } catch {
-      await row.click();
+    // A window that takes focus meanwhile (a note opening) closes the palette: try again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await runFromPalette(title, timeout);
+        return;
+      } catch (error) {
+        if (attempt === 3) throw error;
+      }
     }
-    await page.locator(`${QUICK_INPUT} .monaco-list-row`, exact).first().waitFor({ state: 'hidden', timeout });
   },
 
   /** Wait for an input box (quick input) and type `text` into it, then Enter. */
@@ -157,6 +148,27 @@ const ops = {
     await browser.close();
   },
 };
+
+async function runFromPalette(title, timeout) {
+  await page.keyboard.press('Escape');
+  await page.keyboard.press('F1');
+  const input = page.locator(`${QUICK_INPUT} input`);
+  await input.waitFor({ timeout });
+  await input.fill(`>${title}`, { timeout: 5000 });
+  // The palette matches fuzzily: run the row that is exactly this command, once it is
+  // the focused one (the list settles as it filters), else click it.
+  const exact = { has: page.locator('.label-name', { hasText: new RegExp(`^${escape(title)}$`) }) };
+  const row = page.locator(`${QUICK_INPUT} .monaco-list-row`, exact).first();
+  await row.waitFor({ timeout });
+  const focused = page.locator(`${QUICK_INPUT} .monaco-list-row.focused`, exact).first();
+  try {
+    await focused.waitFor({ timeout: 3000 });
+    await input.press('Enter', { timeout: 5000 });
+  } catch {
+    await row.click({ timeout: 5000 });
+  }
+  await row.waitFor({ state: 'hidden', timeout });
+}
 
 function escape(text) {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

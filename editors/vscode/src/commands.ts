@@ -184,8 +184,16 @@ export function commandMiddleware(output: vscode.OutputChannel, toProtocol: ToPr
 }
 
 /** Commands that are the extension's own, not the server's. */
-export function registerOwnCommands(restart: () => Promise<void>, output: vscode.OutputChannel): vscode.Disposable[] {
-  const run = (command: string, argument: Arguments) => vscode.commands.executeCommand(command, argument);
+export function registerOwnCommands(
+  restart: () => Promise<void>,
+  serverStarted: () => Promise<void>,
+  output: vscode.OutputChannel,
+): vscode.Disposable[] {
+  // The server's commands exist once the client has started (or their stand-ins once it failed).
+  const run = async (command: string, argument: Arguments) => {
+    await serverStarted();
+    return vscode.commands.executeCommand(command, argument);
+  };
   return [
     vscode.commands.registerCommand('butler.restart', restart),
     vscode.commands.registerCommand('butler.showOutput', () => output.show()),

@@ -48,6 +48,7 @@ export class DictationView implements vscode.Disposable {
   private readonly sessions = new Map<string, DictationState>();
   private readonly listeners: vscode.Disposable[];
   private dictating = false;
+  private server: 'starting' | 'running' | 'stopped' = 'starting';
 
   constructor() {
     this.item.name = 'Butler Dictation';
@@ -72,11 +73,14 @@ export class DictationView implements vscode.Disposable {
     this.renderPartials();
   }
 
-  /** Forget every session (the server stopped). */
-  reset(): void {
-    this.sessions.clear();
+  /** Follow the server: sessions end when it stops, and the item says when it is not up. */
+  setServer(state: 'starting' | 'running' | 'stopped'): void {
+    this.server = state;
+    if (state !== 'running') {
+      this.sessions.clear();
+      this.renderPartials();
+    }
     this.render();
-    this.renderPartials();
   }
 
   dispose(): void {
@@ -90,6 +94,15 @@ export class DictationView implements vscode.Disposable {
     const current = [...this.sessions.values()].pop();
     void this.setDictating(current !== undefined);
     const item = this.item;
+    item.command = this.server === 'stopped' ? 'butler.showOutput' : 'butler.dictation.toggle';
+    if (this.server !== 'running') {
+      const starting = this.server === 'starting';
+      item.text = starting ? '$(sync~spin) Butler' : '$(warning) Butler';
+      item.tooltip = starting ? 'Butler: starting butler-ls' : 'Butler: butler-ls is not running; click for its output';
+      item.accessibilityInformation = { label: `Butler server: ${starting ? 'starting' : 'not running'}` };
+      item.backgroundColor = undefined;
+      return;
+    }
     if (current === undefined) {
       item.text = '$(mic) Butler';
       item.tooltip = 'Butler: start dictation at the cursor';

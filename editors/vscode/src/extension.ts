@@ -16,6 +16,8 @@ import { findServer } from './serverCommand';
 import { READ_AT_START, SECTION, serverSettings } from './settings';
 
 let client: LanguageClient | undefined;
+/** Settles once the latest start of the server has succeeded or failed. */
+let started: Promise<void> = Promise.resolve();
 let clientListeners: vscode.Disposable[] = [];
 let standIns: vscode.Disposable[] = [];
 let output: vscode.LogOutputChannel;
@@ -27,11 +29,12 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   context.subscriptions.push(
     output,
     dictation,
-    ...registerOwnCommands(restart, output),
+    ...registerOwnCommands(restart, () => started, output),
     vscode.workspace.onDidChangeConfiguration(offerRestart),
     { dispose: () => replaceStandIns([], '') },
   );
-  await startClient();
+  started = startClient();
+  await started;
 }
 
 export async function deactivate(): Promise<void> {
@@ -104,9 +107,11 @@ function onStateChange(of: LanguageClient, state: State, command: string): void 
   if (state === State.Starting) {
     // The client registers the server's commands while starting; stand-ins would clash.
     replaceStandIns([], '');
+    dictation.setServer('starting');
     return;
   }
   if (state === State.Running) {
+    dictation.setServer('running');
     const offered = new Set(of.initializeResult?.capabilities.executeCommandProvider?.commands ?? []);
     replaceStandIns(
       SERVER_COMMANDS.filter((id) => !offered.has(id)),
@@ -114,7 +119,7 @@ function onStateChange(of: LanguageClient, state: State, command: string): void 
     );
     return;
   }
-  dictation.reset();
+  dictation.setServer('stopped');
   replaceStandIns(
     SERVER_COMMANDS,
     `the server (${command}) is not running. Install Butler or set butler.server.path, ` +
@@ -140,14 +145,15 @@ async function stopClient(): Promise<void> {
   } finally {
     clientListeners.forEach((listener) => listener.dispose());
     clientListeners = [];
-    dictation.reset();
+    dictation.setServer('stopped');
   }
 }
 
 async function restart(): Promise<void> {
   output.info('Restarting butler-ls');
   await stopClient();
-  await startClient();
+  started = startClient();
+  await started;
 }
 
 async function offerRestart(event: vscode.ConfigurationChangeEvent): Promise<void> {
