@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps bytecode demo test unit e2e lint bench clean
+.PHONY: setup system-deps bytecode editors demo test unit e2e lint bench clean
 
 # System packages: redis-server (the Redis queue backend), espeak-ng (generated speech
 # for format tests), PortAudio (microphone capture) and a PulseAudio server with ALSA's
@@ -36,7 +36,13 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-setup: $(STAMP) system-deps bytecode
+setup: $(STAMP) system-deps bytecode editors
+
+# The VS Code extension (.vsix) and what its tests in a real VS Code need: Chromium,
+# Node 24, code-server and playwright-core, in .cache/vscode-test (skipped when present).
+editors: $(STAMP)
+	editors/vscode/build.sh
+	tests/vscode/setup.sh
 
 # Byte-compile Butler's own code: an editable install is not precompiled, and where
 # PYTHONDONTWRITEBYTECODE is set every start would compile it again (~50 ms).
@@ -44,19 +50,19 @@ bytecode: $(STAMP)
 	$(PY) -m compileall -q butler_ls plugins docs/examples
 
 # The main job on the embedded defaults, through a real LSP session.
-demo: setup
+demo: $(STAMP) system-deps bytecode
 	HF_HUB_OFFLINE=1 $(PY) -m butler_ls.demo
 
 test: setup lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q -p no:cacheprovider
 
-unit: setup
+unit: $(STAMP) bytecode
 	$(PY) -m pytest -q tests/unit
 
 e2e: setup
 	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests/e2e
 
-lint: setup
+lint: $(STAMP)
 	$(VENV)/bin/ruff check butler_ls plugins tests docs/examples benchmarks
 	$(VENV)/bin/ruff format --check butler_ls plugins tests docs/examples benchmarks
 

@@ -25,6 +25,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="listen on TCP instead of stdio (for debugging; off by default)",
     )
+    parser.add_argument(
+        "--stdio",
+        action="store_true",
+        help="talk LSP on stdin/stdout (the default; accepted because many clients pass it)",
+    )
     parser.add_argument("--host", help="TCP host with --tcp (default: 127.0.0.1, loopback only)")
     parser.add_argument("--port", type=_port, help="TCP port with --tcp (default: 2087)")
     parser.add_argument(
