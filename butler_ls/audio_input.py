@@ -266,3 +266,30 @@ class Microphone:
             self._on_audio(tail)
         if self._overflows:
             logger.warning("the microphone dropped audio %d times (overflow)", self._overflows)
+
+
+def probe(spec: str | int | None) -> dict[str, Any]:
+    """``butler.status``'s audio section: the device ``spec`` selects, or why there is none."""
+    try:
+        device = find_input_device(spec)
+    except AudioInputError as exc:
+        return {"available": False, "reason": str(exc)}
+    return {"available": True, "device": device.name, "rate": device.default_rate}
+
+
+def _main() -> None:
+    """``python -m butler_ls.audio_input [DEVICE]``: print ``probe`` as JSON.
+
+    The server asks this way: PortAudio then never loads into its memory before dictation
+    (about 20 MB with the sound server's libraries), and a broken sound setup that makes
+    PortAudio abort takes only this process down.
+    """
+    import json
+    import sys
+
+    spec = sys.argv[1] if len(sys.argv) > 1 else None
+    print(json.dumps(probe(spec)))
+
+
+if __name__ == "__main__":
+    _main()

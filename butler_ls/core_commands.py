@@ -6,6 +6,7 @@ capabilities; until a plugin provides one, the answer says so plainly.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
@@ -21,8 +22,8 @@ logger = logging.getLogger(__name__)
 CORE = "core"
 
 # Status sections that plugins fill by providing the capability "status.<section>":
-# a callable returning a JSON-ready dict. These four are always present; a plugin may
-# add more sections (daily_writer adds "notes").
+# a callable returning a JSON-ready dict (or an awaitable of one). These four are always
+# present; a plugin may add more sections (daily_writer adds "notes").
 STATUS_SECTIONS = ("worker", "queue", "model", "audio")
 
 
@@ -37,7 +38,7 @@ def plugins_list(ls: ButlerServer) -> dict[str, Any]:
     return {"plugins": ls.plugin_manager.listing()}
 
 
-def status(ls: ButlerServer) -> dict[str, Any]:
+async def status(ls: ButlerServer) -> dict[str, Any]:
     """The answer of ``butler.status`` (INTERFACE.md)."""
     answer: dict[str, Any] = {
         "version": __version__,
@@ -52,7 +53,7 @@ def status(ls: ButlerServer) -> dict[str, Any]:
         if n.startswith("status.") and (name := n.removeprefix("status.")) not in reserved
     ]
     for section in dict.fromkeys([*STATUS_SECTIONS, *extra]):
-        answer[section] = _section(ls, section)
+        answer[section] = await _section(ls, section)
     answer["settings"] = to_wire(ls.settings)
     if answer["settings"]["queue"].get("url"):
         answer["settings"]["queue"]["url"] = redact_url(answer["settings"]["queue"]["url"])
@@ -76,11 +77,14 @@ def redact_url(url: str) -> str:
     return url
 
 
-def _section(ls: ButlerServer, section: str) -> dict[str, Any]:
+async def _section(ls: ButlerServer, section: str) -> dict[str, Any]:
     provider = ls.registry.get(f"status.{section}")
     if provider is not None:
         try:
-            return dict(provider())
+            value = provider()
+            if inspect.isawaitable(value):
+                value = await value
+            return dict(value)
         except Exception as exc:
             logger.exception("status.%s failed", section)
             return {"state": "error", "reason": f"{type(exc).__name__}: {exc}"}

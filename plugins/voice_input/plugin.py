@@ -7,7 +7,9 @@ runs; utterances a dead server left in the spool are transcribed into today's no
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -33,6 +35,9 @@ logger = logging.getLogger(__name__)
 
 AUDIO_STATUS_SECONDS = 5.0
 """How long ``butler.status`` trusts its last look at the microphones."""
+
+PROBE_SECONDS = 10.0
+"""How long the look at the microphones may take."""
 
 
 @attrs.frozen
@@ -281,7 +286,7 @@ class VoiceInputPlugin(Plugin):
 
     # --- status ----------------------------------------------------------------------------
 
-    def audio_status(self) -> dict[str, Any]:
+    async def audio_status(self) -> dict[str, Any]:
         """``butler.status``'s audio section: is there a microphone to dictate from?"""
         session = self.session
         if session is not None and session.source.kind == "microphone":
@@ -289,13 +294,36 @@ class VoiceInputPlugin(Plugin):
         now = time.monotonic()
         if self._audio_status is not None and now - self._audio_status[0] < AUDIO_STATUS_SECONDS:
             return self._audio_status[1]
-        from butler_ls.audio_input import AudioInputError, find_input_device
-
-        try:
-            device = find_input_device(self.ctx.settings.audio.device)
-        except AudioInputError as exc:
-            status: dict[str, Any] = {"available": False, "reason": str(exc)}
-        else:
-            status = {"available": True, "device": device.name, "rate": device.default_rate}
-        self._audio_status = (now, status)
+        status = await probe_microphone(self.ctx.settings.audio.device)
+        self._audio_status = (time.monotonic(), status)
         return status
+
+
+async def probe_microphone(device: str | int | None) -> dict[str, Any]:
+    """Ask a short-lived process what PortAudio sees (see ``butler_ls.audio_input._main``)."""
+    command = [sys.executable, "-m", "butler_ls.audio_input"]
+    if device is not None and device != "":
+        command.append(str(device))
+    process = None
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), PROBE_SECONDS)
+        return dict(json.loads(out))
+    except TimeoutError:
+        assert process is not None
+        process.kill()
+        await process.wait()
+        reason = f"PortAudio did not answer within {PROBE_SECONDS:.0f} s"
+    except (OSError, ValueError) as exc:
+        reason = f"checking the microphone failed ({exc})"
+    if process is not None and process.returncode not in (0, None):
+        reason = f"PortAudio crashed while listing devices (exit status {process.returncode})"
+    return {
+        "available": False,
+        "reason": f"{reason}; run `butler-ls doctor` to see what is wrong with the sound setup",
+    }

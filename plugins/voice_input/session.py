@@ -141,6 +141,7 @@ class DictationSession:
         self._arrivals: deque[tuple[float, float]] = deque(maxlen=2000)
         self._level = -96.0
         self._jobs: dict[int, asyncio.Task[Any]] = {}
+        self._job_ids: dict[int, str] = {}
         self._ready: dict[int, tuple[SpooledUtterance | None, Utterance, Timing]] = {}
         self._next = 0  # the next utterance to apply
         self._emitted = 0  # utterances cut so far
@@ -173,12 +174,15 @@ class DictationSession:
         """Stop listening and drop whatever has not been applied yet."""
         self.cancelled = True
         await asyncio.to_thread(self.source.stop)
+        if self._speculation is not None:
+            self._drop(self._speculation)
+            self._speculation = None
         jobs = self.ctx.get("queue.jobs")
         for index, task in list(self._jobs.items()):
             task.cancel()
             if jobs is not None:
                 with contextlib.suppress(Exception):
-                    await asyncio.to_thread(jobs.cancel, self._job_id(index))
+                    await asyncio.to_thread(jobs.cancel, self._job_ids.get(index, ""))
         self._wake.set()
         await self.done.wait()
 
@@ -272,10 +276,12 @@ class DictationSession:
             timing.speculative = True
             timing.marks = speculation[4]
             self._jobs[utterance.index] = speculation[3]
+            self._job_ids[utterance.index] = speculation[2]
         else:
             if speculation is not None:
                 self._drop(speculation)
             timing.marks = {}
+            self._job_ids[utterance.index] = self._job_id(utterance.index)
             self._jobs[utterance.index] = self._loop.create_task(
                 self._transcribe(
                     utterance.pcm,
@@ -375,6 +381,7 @@ class DictationSession:
                 await asyncio.to_thread(self.plugin.spool.done, self.id, index)
         del self._ready[index]
         self._jobs.pop(index, None)
+        self._job_ids.pop(index, None)
         self._next += 1
 
     async def _place(self, transcript: str) -> None:
