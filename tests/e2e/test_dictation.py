@@ -288,3 +288,20 @@ async def test_a_missing_named_device_lists_the_ones_there_are(
     uri = open_document(client, tmp_path / "draft.md", "")
     with pytest.raises(JsonRpcException, match=r"'USB Podcast Mic'.*available:.*pulse"):
         await execute(client, "butler.dictation.start", {"uri": uri})
+
+
+async def test_dictation_through_a_redis_queue(
+    start_server: StartServer, tmp_path: Path, redis_url
+):
+    # The utterances travel to the worker inside the job, as they would to another machine.
+    audio = stream_of([DATA / name for name in THREE[:2]], tmp_path / "two.wav")
+    client = await start_server(init_options={"queue": {"backend": "redis", "url": redis_url}})
+    states = watch_states(client)
+    uri = open_document(client, tmp_path / "draft.md", "")
+    started = await execute(
+        client, "butler.dictation.start", {"uri": uri, "audioFile": str(audio), "speed": 2.0}
+    )
+    answer = await played(client, states, started)
+    assert client.editor.documents[uri].source == answer["text"]
+    assert in_order(answer["text"], ["forward", "superlative"]), answer["text"]
+    assert (await execute(client, "butler.queue.status"))["backend"] == "redis"
