@@ -67,7 +67,12 @@ def make_huey(backend: str, *, directory: Path, url: str | None = None) -> Huey:
         if not url:
             raise ValueError("queue.backend is redis but queue.url is not set")
         # The priority variant: interactive work overtakes batch work, as on SQLite.
-        return PriorityRedisHuey(QUEUE_NAME, url=url, utc=True)
+        import redis
+
+        from .redis_jobs import connection_timeouts
+
+        pool = redis.ConnectionPool.from_url(url, **connection_timeouts())
+        return PriorityRedisHuey(QUEUE_NAME, connection_pool=pool, utc=True)
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
     return Huey(
         QUEUE_NAME,

@@ -20,6 +20,17 @@ from .jobs import Envelope, Message
 PREFIX = "butler:"
 HEARTBEAT_TTL = 5
 
+CONNECT_SECONDS = 5.0
+"""How long connecting to Redis may take before the queue reports it unreachable."""
+
+SOCKET_SECONDS = 10.0
+"""How long a Redis server may take to answer (blocking pops here wait at most 1 s)."""
+
+
+def connection_timeouts() -> dict[str, float]:
+    """Socket timeouts for every Redis connection Butler opens."""
+    return {"socket_connect_timeout": CONNECT_SECONDS, "socket_timeout": SOCKET_SECONDS}
+
 
 class RedisJobBoard:
     """Jobs, inboxes and worker heartbeats in Redis; blocking pops wake inbox readers."""
@@ -27,7 +38,8 @@ class RedisJobBoard:
     def __init__(self, url: str) -> None:
         if not url:
             raise ValueError("queue.backend is redis but queue.url is not set")
-        self.redis = redis.Redis.from_url(url)
+        # Without timeouts a Redis host that does not answer would hang the queue forever.
+        self.redis = redis.Redis.from_url(url, **connection_timeouts())
         self._raw: dict[int, bytes] = {}
 
     # -- submitter side --------------------------------------------------------------
