@@ -119,3 +119,28 @@ async def test_text_typed_right_at_the_start_of_a_span_stays_outside_it():
         assert document.source == "aub"
     finally:
         anchor.detach()
+
+
+async def test_an_edit_the_editor_refuses_is_recomputed_and_sent_again():
+    document = TextDocument(URI, "Title\nBody: ", version=1)
+
+    class Busy(Editor):
+        refused = 0
+
+        async def workspace_apply_edit_async(self, params):
+            if not self.refused:
+                # The user typed at the top while the edit was on its way: the editor
+                # refuses the stale edit, as a versioned editor does.
+                self.refused += 1
+                edit(self.document, (0, 0), (0, 0), "My ")
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="version")
+            return await super().workspace_apply_edit_async(params)
+
+    editor = Busy(document)
+    anchor = Anchor(editor, URI, None)
+    try:
+        await anchor.insert("spoken words")
+        assert editor.refused == 1
+        assert document.source == "My Title\nBody: spoken words"
+    finally:
+        anchor.detach()
