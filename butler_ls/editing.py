@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -123,7 +124,7 @@ class Anchor:
         Returns the span of the inserted text; with ``track`` it keeps following the edits
         (for ``delete``), and text the user types right before or after it stays outside it.
         """
-        await self._edit(self.offset, self.offset, text, label)
+        await self._edit(lambda: (self.offset, self.offset), text, label)
         span = Span(Mark(self.offset - len(text), stay=False), Mark(self.offset, stay=True))
         if track:
             self._marks.extend((span.start, span.end))
@@ -131,16 +132,17 @@ class Anchor:
 
     async def delete(self, span: Span, label: str = "Butler") -> None:
         """Remove the text of ``span`` (whatever it has become) from the document."""
-        start, end = sorted((span.start.offset, span.end.offset))
-        if end > start:
-            await self._edit(start, end, "", label)
+        if span.end.offset != span.start.offset:
+            await self._edit(lambda: sorted((span.start.offset, span.end.offset)), "", label)
         self.forget(span)
 
     def forget(self, span: Span) -> None:
         """Stop following ``span``."""
         self._marks = [mark for mark in self._marks if mark not in (span.start, span.end)]
 
-    async def _edit(self, start: int, end: int, text: str, label: str) -> None:
+    async def _edit(self, where: Callable[[], Sequence[int]], text: str, label: str) -> None:
+        """Replace the range ``where()`` gives with ``text``; asked again at each attempt,
+        since the user's edits move it while a refused edit comes back."""
         for _ in range(EDIT_ATTEMPTS):
             document = self.server.workspace.text_documents.get(self.uri)
             if self.closed or document is None:
@@ -150,6 +152,7 @@ class Anchor:
                 await asyncio.sleep(0.01)
                 continue
             version = document.version
+            start, end = where()
             edit = types.TextEdit(
                 range=types.Range(client_position(document, start), client_position(document, end)),
                 new_text=text,
