@@ -96,7 +96,11 @@ class VoiceCapture:
 
     async def start(self, **arguments: Any) -> str:
         """Start a session (arguments as ``butler.dictation.start``); returns its id."""
-        answer = await self._plugin.start(StartArguments(**arguments))
+        position = arguments.get("position")
+        if isinstance(position, dict):
+            arguments["position"] = PositionArgument(**position)
+        args = StartArguments(**arguments)
+        answer = await self._plugin.start(args)
         return answer["sessionId"]
 
     async def stop(self, session_id: str | None = None) -> dict[str, Any]:
