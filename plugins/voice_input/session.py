@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import logging
 import queue
-import re
 import threading
 import time
 from collections import deque
@@ -23,6 +22,8 @@ from butler_ls.dictation.segmenter import SAMPLE_RATE, Segmenter, Utterance
 from butler_ls.editing import Anchor, DocumentClosed, Span
 from butler_ls.errors import ButlerError
 
+from .lookahead import SHORT_SPEECH, Lookahead, context, pcm_payload
+
 if TYPE_CHECKING:
     from butler_ls.dictation.spool import SpooledUtterance
 
@@ -33,26 +34,6 @@ logger = logging.getLogger(__name__)
 
 STATE_INTERVAL = 0.1
 """Seconds between ``butler/dictationState`` notifications while a session runs."""
-
-PARTIAL_EVERY = 0.6
-"""Seconds of new speech before the provisional text of an utterance is refreshed."""
-
-SPECULATE_AFTER = 0.15
-"""Silence after which the utterance is transcribed speculatively, before the pause is long
-enough to end it: if no speech follows, that result is the utterance's text, and the rest
-of the pause detector's hangover costs nothing. No provisional text after this either."""
-
-PROMPT_CHARS = 200
-"""At most this much of the text dictated so far goes to the model as context."""
-
-_SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u201d\u2019]*(?:\s+|$)")
-
-SHORT_SPEECH = 1.6
-"""Seconds of speech up to which an utterance is likely a voice command on its own.
-
-Such utterances go to the model without the text so far, which pulls it towards continuing
-the sentence ("scratch that" heard as "Crash that"), and with the command phrases as hotwords.
-"""
 
 SCRATCH_DEPTH = 20
 """How many utterances "scratch that" can walk back, one at a time."""
@@ -148,11 +129,7 @@ class DictationSession:
         self._audio_over = asyncio.Event()
         self._wake = asyncio.Event()
         self._spans: deque[tuple[Span, str]] = deque(maxlen=SCRATCH_DEPTH)
-        self._partial_job: asyncio.Task[Any] | None = None
-        # (utterance index, voiced_until, job id, task, timing marks) of the speculation.
-        self._speculation: tuple[int, float, str, asyncio.Task[Any], dict[str, float]] | None = None
-        self._speculations = 0
-        self._partial_at = 0.0
+        self.lookahead = Lookahead(self)
         self.done = asyncio.Event()
 
     # --- life cycle ------------------------------------------------------------------------
@@ -174,9 +151,7 @@ class DictationSession:
         """Stop listening and drop whatever has not been applied yet."""
         self.cancelled = True
         await asyncio.to_thread(self.source.stop)
-        if self._speculation is not None:
-            self._drop(self._speculation)
-            self._speculation = None
+        self.lookahead.stop()
         jobs = self.ctx.get("queue.jobs")
         for index, task in list(self._jobs.items()):
             task.cancel()
@@ -261,49 +236,49 @@ class DictationSession:
         self, spooled: SpooledUtterance | None, utterance: Utterance, timing: Timing
     ) -> None:
         self._emitted = utterance.index + 1
-        self.partial = ""
-        self._partial_at = 0.0
+        speculation = self.lookahead.take(utterance)
         if self.cancelled:
             return
         self._ready[utterance.index] = (spooled, utterance, timing)
-        speculation, self._speculation = self._speculation, None
-        if (
-            speculation is not None
-            and speculation[0] == utterance.index
-            and abs(speculation[1] - utterance.spoken_end) < 1e-6
-        ):
+        if speculation is not None:
             # No speech since the speculation began: its text is this utterance's.
             timing.speculative = True
-            timing.marks = speculation[4]
-            self._jobs[utterance.index] = speculation[3]
-            self._job_ids[utterance.index] = speculation[2]
+            timing.marks = speculation.marks
+            self._jobs[utterance.index] = speculation.task
+            self._job_ids[utterance.index] = speculation.job_id
         else:
-            if speculation is not None:
-                self._drop(speculation)
             timing.marks = {}
-            self._job_ids[utterance.index] = self._job_id(utterance.index)
+            self._job_ids[utterance.index] = self.job_id(utterance.index)
             self._jobs[utterance.index] = self._loop.create_task(
-                self._transcribe(
+                self.transcribe(
                     utterance.pcm,
                     utterance.spoken_end - utterance.start,
-                    self._job_id(utterance.index),
+                    self.job_id(utterance.index),
                     timing.marks,
                 ),
                 name=f"dictation-{self.id}-{utterance.index}",
             )
         self._wake.set()
 
-    def _drop(self, speculation: tuple[int, float, str, asyncio.Task[Any], dict]) -> None:
-        """Forget a speculation that more speech made stale."""
-        speculation[3].cancel()
-        jobs = self.ctx.get("queue.jobs")
-        if jobs is not None:
-            self.ctx.run_task(asyncio.to_thread(jobs.cancel, speculation[2]), "drop-speculation")
+    @property
+    def emitted(self) -> int:
+        """Utterances cut so far: the index of the one being spoken."""
+        return self._emitted
 
-    def _job_id(self, index: int) -> str:
+    @property
+    def audio_over(self) -> bool:
+        """Whether the audio has ended (stopped, or the recording played)."""
+        return self._audio_over.is_set()
+
+    def transcribing(self) -> bool:
+        """Whether an utterance's transcription is still running."""
+        return any(not task.done() for task in self._jobs.values())
+
+    def job_id(self, index: int) -> str:
+        """The queue job id of utterance ``index``."""
         return f"dictation-{self.id}-{index}"
 
-    async def _transcribe(
+    async def transcribe(
         self, pcm: bytes, speech_seconds: float, job_id: str, marks: dict[str, float]
     ) -> dict[str, Any]:
         """One utterance's job; ``marks`` gets when it started and ended, for the figures."""
@@ -319,7 +294,7 @@ class DictationSession:
                 # The voice detector here already cut the speech out; the model's own
                 # (Silero) trimmed soft first words ("And Mr. John...") that 200 ms of
                 # pre-roll had kept: 5.5% word errors with it, 4.4% without.
-                {**_pcm_payload(pcm), "vad": False},
+                {**pcm_payload(pcm), "vad": False},
                 priority="interactive",
                 language=self.language,
                 prompt="" if short else context(self.text),
@@ -428,9 +403,7 @@ class DictationSession:
         self.ctx.server.show_warning(self.message)
 
     async def _finish(self) -> None:
-        if self._speculation is not None:
-            self._drop(self._speculation)
-            self._speculation = None
+        self.lookahead.stop()
         if self.anchor is not None:
             self.anchor.detach()
         if self.cancelled:
@@ -450,8 +423,7 @@ class DictationSession:
         while True:
             if self._audio_over.is_set() and self.state == "listening":
                 self.state = "transcribing"
-            self._maybe_speculate()
-            self._maybe_refresh_partial()
+            self.lookahead.tick()
             if self.done.is_set():
                 return
             self._notify()
@@ -477,86 +449,3 @@ class DictationSession:
             if position is not None:
                 state["position"] = {"line": position.line, "character": position.character}
         self.ctx.server.protocol.notify("butler/dictationState", state)
-
-    def _maybe_speculate(self) -> None:
-        """At the start of a pause, transcribe the utterance before the pause has ended it."""
-        if self.cancelled or self._audio_over.is_set():
-            return
-        segmenter = self.segmenter
-        if not segmenter.in_speech or segmenter.trailing_silence < SPECULATE_AFTER:
-            return
-        voiced_until = segmenter.voiced_until  # first: see Segmenter.voiced_until
-        index = self._emitted
-        current = self._speculation
-        if current is not None and current[0] == index and current[1] == voiced_until:
-            return
-        pcm = segmenter.pending_pcm()
-        if not pcm or not voiced_until:
-            return
-        if current is not None:
-            self._drop(current)
-        self._speculations += 1
-        job_id = f"{self._job_id(index)}-s{self._speculations}"
-        marks: dict[str, float] = {}
-        speech_seconds = voiced_until - segmenter.utterance_start
-        task = self._loop.create_task(self._transcribe(pcm, speech_seconds, job_id, marks))
-        task.add_done_callback(_retrieve)
-        self._speculation = (index, voiced_until, job_id, task, marks)
-
-    def _maybe_refresh_partial(self) -> None:
-        """Transcribe the utterance still being spoken, when the worker has nothing better to do."""
-        if not self.plugin.partial_text or self.cancelled or self._audio_over.is_set():
-            return
-        if self._partial_job is not None or any(not t.done() for t in self._jobs.values()):
-            return  # committed text first
-        if not self.segmenter.in_speech or self.segmenter.trailing_silence >= SPECULATE_AFTER:
-            return  # no speech, or a pause that may be the end: the real thing comes soon
-        pcm = self.segmenter.pending_pcm()
-        seconds = len(pcm) / 2 / SAMPLE_RATE
-        if seconds < 1.0 or seconds - self._partial_at < PARTIAL_EVERY:
-            return
-        self._partial_at = seconds
-        self._partial_job = self._loop.create_task(self._partial(pcm, self._emitted))
-
-    async def _partial(self, pcm: bytes, utterance: int) -> None:
-        try:
-            result = await self.ctx.require("speech.transcribe").transcribe(
-                # Greedy and without the model's own VAD: twice as fast, good enough to show.
-                {**_pcm_payload(pcm), "beamSize": 1, "vad": False},
-                priority="interactive",
-                language=self.language,
-                prompt=context(self.text),
-            )
-            if self._emitted == utterance and not self.cancelled:
-                self.partial = interpret(result.get("text", ""), self.rules).text
-        except Exception as exc:
-            logger.debug("provisional text failed: %s", exc)
-        finally:
-            self._partial_job = None
-            if self._emitted != utterance:
-                self._partial_at = 0.0
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    """Mark a dropped speculation's outcome as seen (its error or cancellation is expected)."""
-    if not task.cancelled():
-        task.exception()
-
-
-def context(text: str) -> str:
-    """The unfinished sentence at the end of ``text``: the model's context for what follows.
-
-    Only an unfinished sentence: finished ones pulled tiny.en towards their wording and
-    style ("ill-disposed" heard as "old supposed", digits as "29340"), tripling the word
-    error rate on benchmarks/dictation.py's recordings, while a sentence cut by a pause
-    needs its beginning to be continued well.
-    """
-    tail = text[-PROMPT_CHARS:]
-    ends = list(_SENTENCE_END.finditer(tail))
-    if ends and ends[-1].end() == len(tail):
-        return ""
-    return tail[ends[-1].end() :] if ends else tail.lstrip()
-
-
-def _pcm_payload(pcm: bytes) -> dict[str, Any]:
-    return {"pcm": {"data": pcm, "sampleRate": SAMPLE_RATE, "channels": 1, "format": "s16le"}}

@@ -18,6 +18,7 @@ from butler_ls.errors import ButlerError
 from tests.helpers import load_plugin_module
 
 session_module = load_plugin_module("voice_input", "session")
+lookahead_module = load_plugin_module("voice_input", "lookahead")
 URI = "file:///draft.md"
 
 
@@ -204,7 +205,7 @@ async def test_context_is_the_unfinished_sentence_and_short_utterances_go_withou
     ],
 )
 def test_context(text: str, context: str):
-    assert session_module.context(text) == context
+    assert lookahead_module.context(text) == context
 
 
 def test_timing_report_names_every_stage():
@@ -254,8 +255,8 @@ async def test_a_pause_starts_the_transcription_early(tmp_path, more_speech: boo
     session, _, prompts = make_session(tmp_path, editor, {0: (0.05, "Early bird.")})
     await session.start()
     session.segmenter = PausingSegmenter(voiced_until=3.0)
-    session._maybe_speculate()
-    session._maybe_speculate()  # the same audio: one speculation, not two
+    session.lookahead.tick()
+    session.lookahead.tick()  # the same audio: one speculation, not two
     assert len(prompts) == 0 or len(prompts) == 1
     session.segmenter = Segmenter()
     await asyncio.to_thread(feed, session, 0, 3.5 if more_speech else 3.0)

@@ -1,0 +1,192 @@
+"""Work on the utterance still being spoken: its provisional text, and a speculative
+transcription from the first moments of a pause, which becomes its text if no speech follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from butler_ls.dictation.commands import interpret
+from butler_ls.dictation.segmenter import SAMPLE_RATE
+
+if TYPE_CHECKING:
+    from butler_ls.dictation.segmenter import Utterance
+
+    from .session import DictationSession
+
+logger = logging.getLogger(__name__)
+
+PARTIAL_EVERY = 0.6
+"""Seconds of new speech before the provisional text of an utterance is refreshed."""
+
+SPECULATE_AFTER = 0.15
+"""Silence after which the utterance is transcribed speculatively, before the pause is long
+enough to end it: if no speech follows, that result is the utterance's text, and the rest
+of the pause detector's hangover costs nothing. No provisional text after this either."""
+
+PROMPT_CHARS = 200
+"""At most this much of the text dictated so far goes to the model as context."""
+
+SHORT_SPEECH = 1.6
+"""Seconds of speech up to which an utterance is likely a voice command on its own.
+
+Such utterances go to the model without the text so far, which pulls it towards continuing
+the sentence ("scratch that" heard as "Crash that"), and with the command phrases as hotwords.
+"""
+
+_SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u201d\u2019]*(?:\s+|$)")
+
+
+@attrs.define
+class Speculation:
+    """A transcription started at the beginning of a pause."""
+
+    index: int
+    """The utterance it is for."""
+    voiced_until: float
+    """Where the speech it holds ended; the utterance must end there too to use it."""
+    job_id: str
+    task: asyncio.Task[Any]
+    marks: dict[str, float]
+    """When its job started and ended."""
+
+
+class Lookahead:
+    """Runs on the session's state ticks (ten a second) while audio comes in."""
+
+    def __init__(self, session: DictationSession) -> None:
+        self.session = session
+        self.speculation: Speculation | None = None
+        self._count = 0
+        self._partial_job: asyncio.Task[Any] | None = None
+        self._partial_at = 0.0
+
+    def tick(self) -> None:
+        """Start a speculation or refresh the provisional text, if it is time to."""
+        session = self.session
+        if session.cancelled or session.audio_over:
+            return
+        self.speculate()
+        if session.plugin.partial_text:
+            self._refresh_partial()
+
+    def take(self, utterance: Utterance) -> Speculation | None:
+        """The speculation that holds exactly ``utterance``'s speech, if any; drops others."""
+        self.session.partial = ""
+        self._partial_at = 0.0
+        speculation, self.speculation = self.speculation, None
+        if speculation is None:
+            return None
+        if speculation.index == utterance.index and (
+            abs(speculation.voiced_until - utterance.spoken_end) < 1e-6
+        ):
+            return speculation
+        self._drop(speculation)
+        return None
+
+    def stop(self) -> None:
+        """Drop whatever is in flight (the session ends or is cancelled)."""
+        if self.speculation is not None:
+            self._drop(self.speculation)
+            self.speculation = None
+
+    def speculate(self) -> None:
+        """At the start of a pause, transcribe the utterance before the pause has ended it."""
+        session = self.session
+        segmenter = session.segmenter
+        if not segmenter.in_speech or segmenter.trailing_silence < SPECULATE_AFTER:
+            return
+        voiced_until = segmenter.voiced_until  # first: see Segmenter.voiced_until
+        index = session.emitted
+        current = self.speculation
+        if current is not None and current.index == index and current.voiced_until == voiced_until:
+            return
+        pcm = segmenter.pending_pcm()
+        if not pcm or not voiced_until:
+            return
+        if current is not None:
+            self._drop(current)
+        self._count += 1
+        job_id = f"{session.job_id(index)}-s{self._count}"
+        marks: dict[str, float] = {}
+        speech_seconds = voiced_until - segmenter.utterance_start
+        task = asyncio.get_running_loop().create_task(
+            session.transcribe(pcm, speech_seconds, job_id, marks)
+        )
+        task.add_done_callback(_retrieve)
+        self.speculation = Speculation(index, voiced_until, job_id, task, marks)
+
+    def _drop(self, speculation: Speculation) -> None:
+        """Forget a speculation that more speech made stale, and stop its job."""
+        speculation.task.cancel()
+        ctx = self.session.ctx
+        jobs = ctx.get("queue.jobs")
+        if jobs is not None:
+            ctx.run_task(asyncio.to_thread(jobs.cancel, speculation.job_id), "drop-speculation")
+
+    def _refresh_partial(self) -> None:
+        """Transcribe the utterance still being spoken, when the worker has nothing better to do."""
+        session = self.session
+        if self._partial_job is not None or session.transcribing():
+            return  # committed text first
+        segmenter = session.segmenter
+        if not segmenter.in_speech or segmenter.trailing_silence >= SPECULATE_AFTER:
+            return  # no speech, or a pause that may be the end: the real thing comes soon
+        pcm = segmenter.pending_pcm()
+        seconds = len(pcm) / 2 / SAMPLE_RATE
+        if seconds < 1.0 or seconds - self._partial_at < PARTIAL_EVERY:
+            return
+        self._partial_at = seconds
+        self._partial_job = asyncio.get_running_loop().create_task(
+            self._partial(pcm, session.emitted)
+        )
+
+    async def _partial(self, pcm: bytes, utterance: int) -> None:
+        session = self.session
+        try:
+            result = await session.ctx.require("speech.transcribe").transcribe(
+                # Greedy and without the model's own VAD: twice as fast, good enough to show.
+                {**pcm_payload(pcm), "beamSize": 1, "vad": False},
+                priority="interactive",
+                language=session.language,
+                prompt=context(session.text),
+            )
+            if session.emitted == utterance and not session.cancelled:
+                session.partial = interpret(result.get("text", ""), session.rules).text
+        except Exception as exc:
+            logger.debug("provisional text failed: %s", exc)
+        finally:
+            self._partial_job = None
+            if session.emitted != utterance:
+                self._partial_at = 0.0
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    """Mark a dropped speculation's outcome as seen (its error or cancellation is expected)."""
+    if not task.cancelled():
+        task.exception()
+
+
+def context(text: str) -> str:
+    """The unfinished sentence at the end of ``text``: the model's context for what follows.
+
+    Only an unfinished sentence: finished ones pulled tiny.en towards their wording and
+    style ("ill-disposed" heard as "old supposed", digits as "29340"), tripling the word
+    error rate on benchmarks/dictation.py's recordings, while a sentence cut by a pause
+    needs its beginning to be continued well.
+    """
+    tail = text[-PROMPT_CHARS:]
+    ends = list(_SENTENCE_END.finditer(tail))
+    if ends and ends[-1].end() == len(tail):
+        return ""
+    return tail[ends[-1].end() :] if ends else tail.lstrip()
+
+
+def pcm_payload(pcm: bytes) -> dict[str, Any]:
+    """The ``speech.transcribe`` audio argument for 16 kHz mono int16 samples."""
+    return {"pcm": {"data": pcm, "sampleRate": SAMPLE_RATE, "channels": 1, "format": "s16le"}}
