@@ -19,7 +19,14 @@ from typing import Any, Literal
 import attrs
 
 from . import __version__
-from .config import NotesSettings, Settings, load_settings_file, parse_settings
+from .config import (
+    NotesSettings,
+    Settings,
+    deep_merge,
+    expand_dotted,
+    load_settings_file,
+    parse_settings,
+)
 from .paths import Paths, builtin_plugins_dir
 
 Status = Literal["ok", "warn", "fail"]
@@ -98,13 +105,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=lambda text: Path(text).expanduser().absolute(),
         help="workspace folder that a relative notes.directory is taken from (default: home)",
     )
+    parser.add_argument(
+        "--settings",
+        metavar="JSON",
+        type=_settings_object,
+        default=None,
+        help="the `butler` settings object an editor sends (JSON), checked over config.yaml",
+    )
+
+
+def _settings_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}); pass the settings object") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("expected a JSON object, the `butler` settings")
+    return value
 
 
 def main(args: argparse.Namespace) -> int:
     """Run every check, print the report; 1 when a check failed."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded, ever
     checks = []
-    for check in run_checks(Paths.default(), args.workspace):
+    for check in run_checks(Paths.default(), args.workspace, getattr(args, "settings", None)):
         checks.append(check)
         if not args.json:
             print(check.render(), flush=True)
@@ -116,13 +140,15 @@ def main(args: argparse.Namespace) -> int:
     return exit_status(checks)
 
 
-def run_checks(paths: Paths, workspace: Path | None) -> Iterator[Check]:
+def run_checks(
+    paths: Paths, workspace: Path | None, editor_settings: dict[str, Any] | None = None
+) -> Iterator[Check]:
     """Every check in order, each as soon as it is done; a check that crashes is a FAIL."""
     from .doctor_queue import check_queue, check_worker
     from .doctor_speech import check_audio, check_model
 
     try:
-        config, settings = check_config(paths)
+        config, settings = check_config(paths, editor_settings)
     except Exception as exc:
         config, settings = crashed("config", exc), Settings()
     yield config
@@ -159,12 +185,21 @@ def crashed(name: str, exc: BaseException) -> Check:
 # -- settings file, data folder, notes folder ----------------------------------------
 
 
-def check_config(paths: Paths) -> tuple[Check, Settings]:
-    """Read ``config.yaml`` as the server does; each problem names its key."""
+def check_config(
+    paths: Paths, editor_settings: dict[str, Any] | None = None
+) -> tuple[Check, Settings]:
+    """Read ``config.yaml`` as the server does; each problem names its key.
+
+    ``editor_settings`` (``--settings``) go over the file, as the editor's do in the server.
+    """
     path = paths.config_file
     raw, unreadable = load_settings_file(path)
+    where = str(path)
+    if editor_settings:
+        raw = deep_merge(raw, expand_dotted(editor_settings))
+        where = f"{path} + editor settings"
     settings, warnings = parse_settings(raw, plugin_defaults(paths, raw))
-    problems = unreadable + [f"{path}: {warning}" for warning in warnings]
+    problems = unreadable + [f"{where}: {warning}" for warning in warnings]
     data = {"path": str(path), "exists": path.exists(), "problems": problems}
     if not problems:
         found = "no problems" if path.exists() else "no settings file; using the defaults"
@@ -172,12 +207,12 @@ def check_config(paths: Paths) -> tuple[Check, Settings]:
     fix = (
         f"correct {path} or delete it; until then the server ignores the whole file"
         if unreadable
-        else f"edit {path}: correct or remove the keys named (docs/configuration.md lists "
+        else f"edit {where}: correct or remove the keys named (docs/configuration.md lists "
         f"every key); meanwhile they fall back to their defaults"
     )
     if len(problems) == 1:
         return Check("config", "warn", problems[0], fix, data), settings
-    lines = [problem.removeprefix(f"{path}: ") for problem in problems]
+    lines = [problem.removeprefix(f"{where}: ") for problem in problems]
     return Check(
         "config", "warn", f"{len(problems)} problems in {path}", fix, data, lines
     ), settings

@@ -540,3 +540,15 @@ def test_checkhealth_says_clearly_when_the_server_is_missing(
     editor.command("Butler today")
     messages = editor.wait(editor.notes, "an error message")
     assert messages[-1]["level"] == 4 and "was not found" in messages[-1]["message"], messages
+
+
+def test_checkhealth_checks_the_settings_given_to_setup(start_nvim: StartEditor, workspace: Path):
+    # A notes folder that cannot exist (a file stands in its way) and a misspelt key:
+    # the doctor sees them only if the health check passes setup()'s settings on.
+    blocker = workspace / "not-a-folder"
+    blocker.write_text("")
+    settings = {"notes": {"directory": str(blocker / "daily")}, "notse": {}}
+    editor = start_nvim(cwd=workspace, setup={"settings": settings})
+    text = "\n".join(health_report(editor))
+    assert re.search(r"ERROR notes: .*not-a-folder", text), text
+    assert "notse" in text and "editor settings" in text, text

@@ -73,7 +73,7 @@ def test_exit_status_is_one_only_when_a_check_fails():
 @pytest.mark.parametrize("as_json", [True, False])
 def test_main_prints_only_the_report_and_returns_the_status(monkeypatch, capsys, as_json):
     checks = [Check("config", "ok", "fine"), Check("audio", "fail", "no mic", "plug one")]
-    monkeypatch.setattr(doctor, "run_checks", lambda paths, workspace: iter(checks))
+    monkeypatch.setattr(doctor, "run_checks", lambda paths, workspace, settings: iter(checks))
     code = doctor.main(argparse.Namespace(json=as_json, workspace=None))
     out = capsys.readouterr().out
     assert code == 1
@@ -408,3 +408,24 @@ def test_a_reachable_redis_queue_and_a_remote_worker_that_never_answers(paths: P
     check = check_worker(target, timeout=0.3)
     assert check.status == "fail" and "on elsewhere" in check.detail
     assert not target.board.redis.keys("butler:wake:*")
+
+
+def test_editor_settings_are_checked_over_the_file(paths: Paths, tmp_path: Path):
+    write_config(paths, {"notes": {"directory": str(tmp_path / "from-file")}})
+    check, settings = doctor.check_config(
+        paths, {"notes.directory": str(tmp_path / "from-editor"), "notse": {}}
+    )
+    assert settings.notes.directory == str(tmp_path / "from-editor")
+    assert check.status == "warn" and "notse" in check.detail
+    assert "editor settings" in check.detail and "editor settings" in check.fix
+
+
+def test_settings_option_must_be_a_json_object():
+    parser = argparse.ArgumentParser()
+    doctor.add_arguments(parser)
+    assert parser.parse_args(["--settings", '{"audio": {"device": 2}}']).settings == {
+        "audio": {"device": 2}
+    }
+    for bad in ("[1, 2]", "{not json"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["--settings", bad])

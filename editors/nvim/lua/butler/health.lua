@@ -50,8 +50,13 @@ local function check_doctor(config, cmd)
   if client and client.root_dir then
     workspace = client.root_dir
   end
-  local result =
-    run(cmd, { "doctor", "--json", "--workspace", workspace }, config.cmd_env, M.doctor_timeout)
+  local args = { "doctor", "--json", "--workspace", workspace }
+  local settings = config.settings and config.settings.butler
+  if type(settings) == "table" and next(settings) ~= nil then
+    -- Checked over config.yaml, as the server merges them.
+    vim.list_extend(args, { "--settings", vim.json.encode(settings) })
+  end
+  local result = run(cmd, args, config.cmd_env, M.doctor_timeout)
   if result.code == 124 or result.signal ~= 0 then
     health.error(("`butler-ls doctor` did not finish in %d s"):format(M.doctor_timeout / 1000))
     return
@@ -81,7 +86,7 @@ local function check_doctor(config, cmd)
     health.ok("doctor: no check failed")
   end
   health.info(
-    "The doctor reads ~/.config/butler/config.yaml; settings given to setup() are not part of it."
+    "The doctor checks ~/.config/butler/config.yaml with the settings given to setup() over it."
   )
 end
 
