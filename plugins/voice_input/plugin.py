@@ -118,6 +118,8 @@ class VoiceInputPlugin(Plugin):
         self.session: DictationSession | None = None
         self.finished: dict[str, DictationSession] = {}
         self._audio_status: tuple[float, dict[str, Any]] | None = None
+        # A double key press must not open two sessions: starts and toggles take turns.
+        self._starting = asyncio.Lock()
         ctx.provide("voice.capture", VoiceCapture(self))
         ctx.provide("status.audio", self.audio_status)
         ctx.command("butler.dictation.start", self.start, arguments=StartArguments)
@@ -181,6 +183,12 @@ class VoiceInputPlugin(Plugin):
 
     async def start(self, args: StartArguments) -> dict[str, Any]:
         """``butler.dictation.start``: open the source, then stream text as it is spoken."""
+        async with self._starting:
+            return await self._start(args)
+
+    async def _start(self, args: StartArguments) -> dict[str, Any]:
+        if self.session is not None and self.session.stopping:
+            await self.session.done.wait()  # a new session right after the last one's text
         if self.session is not None:
             raise ButlerError(
                 f"dictation is already running (session {self.session.id}); stop it first "
@@ -257,9 +265,12 @@ class VoiceInputPlugin(Plugin):
 
     async def toggle(self, args: StartArguments) -> dict[str, Any]:
         """``butler.dictation.toggle``: stop the running session, else start one."""
-        if self.session is not None:
-            return await self.session.stop()
-        return await self.start(args)
+        async with self._starting:
+            session = self.session
+            if session is None or session.stopping:
+                return await self._start(args)
+            session.stopping = True
+        return await session.stop()
 
     async def cancel(self, args: SessionArguments) -> dict[str, Any]:
         """``butler.dictation.cancel``: stop, and insert nothing more."""

@@ -115,6 +115,8 @@ class DictationSession:
         self.text = ""  # everything committed, as inserted (for stop's answer and prompts)
         self.timings: list[Timing] = []
         self.cancelled = False
+        self.stopping = False
+        """Asked to stop (or cancel): no more audio is taken, pending text is on its way."""
         self.failed: list[int] = []
         self.source_failed = False
         self._loop = asyncio.get_running_loop()
@@ -143,13 +145,14 @@ class DictationSession:
 
     async def stop(self) -> dict[str, Any]:
         """Stop listening; answer once every pending utterance is applied."""
+        self.stopping = True
         await asyncio.to_thread(self.source.stop)
         await self.done.wait()
         return self.answer()
 
     async def cancel(self) -> None:
         """Stop listening and drop whatever has not been applied yet."""
-        self.cancelled = True
+        self.cancelled = self.stopping = True
         await asyncio.to_thread(self.source.stop)
         self.lookahead.stop()
         jobs = self.ctx.get("queue.jobs")

@@ -324,3 +324,23 @@ async def test_dictation_through_a_redis_queue(
     assert client.editor.documents[uri].source == answer["text"]
     assert in_order(answer["text"], ["forward", "superlative"]), answer["text"]
     assert (await execute(client, "butler.queue.status"))["backend"] == "redis"
+
+
+async def test_a_double_press_opens_one_session(start_server: StartServer, tmp_path: Path):
+    client = await start_server()
+    uri = open_document(client, tmp_path / "draft.md", "")
+    start = {"uri": uri, "audioFile": str(DATA / THREE[0])}
+    answers = await asyncio.gather(
+        execute(client, "butler.dictation.start", start),
+        execute(client, "butler.dictation.start", start),
+        return_exceptions=True,
+    )
+    refused = [a for a in answers if isinstance(a, JsonRpcException)]
+    assert len(refused) == 1 and "already running" in str(refused[0]), answers
+    # Toggle twice at once: the first stops the running session, the second starts anew.
+    first, second = await asyncio.gather(
+        execute(client, "butler.dictation.toggle", start),
+        execute(client, "butler.dictation.toggle", start),
+    )
+    assert "text" in first and set(second) == {"sessionId"}
+    await execute(client, "butler.dictation.cancel", second)
