@@ -34,6 +34,19 @@ class NoArguments:
     """The argument of commands that take none: an empty object (or nothing at all)."""
 
 
+@attrs.frozen
+class PositionArgument:
+    """A position in a document, as LSP gives it (zero-based line, character in the
+    client's position encoding); command arguments of every plugin use it."""
+
+    line: int
+    character: int
+
+    def to_lsp(self) -> types.Position:
+        """The lsprotocol Position."""
+        return types.Position(line=self.line, character=self.character)
+
+
 def _make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 import attrs
 from lsprotocol import types
 
+from butler_ls.commands import PositionArgument
 from butler_ls.config import to_wire
 from butler_ls.editing import Anchor, DocumentClosed
 from butler_ls.errors import ButlerError, InvalidArguments
@@ -24,14 +25,6 @@ from butler_ls.subtitles import Segment, normalize_format, render
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = {"text": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json"}
-
-
-@attrs.frozen
-class PositionArgument:
-    """A position in a document (LSP)."""
-
-    line: int
-    character: int
 
 
 @attrs.frozen
@@ -122,11 +115,7 @@ class TranscriberPlugin(Plugin):
         if args.target == "cursor":
             if not args.uri:
                 raise InvalidArguments("uri: target 'cursor' needs the document's uri", field="uri")
-            position = (
-                types.Position(args.position.line, args.position.character)
-                if args.position
-                else None
-            )
+            position = args.position.to_lsp() if args.position else None
             anchor = Anchor(self.ctx.server, args.uri, position)
         progress = Progress(self.ctx.server, f"Transcribing {path.name}")
         job_id = uuid.uuid4().hex

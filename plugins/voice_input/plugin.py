@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
-from lsprotocol import types
 
+from butler_ls.commands import PositionArgument
 from butler_ls.dictation.commands import Rules, rules_for
 from butler_ls.dictation.spool import Spool
 from butler_ls.editing import Anchor
@@ -38,14 +38,6 @@ AUDIO_STATUS_SECONDS = 5.0
 
 PROBE_SECONDS = 10.0
 """How long the look at the microphones may take."""
-
-
-@attrs.frozen
-class PositionArgument:
-    """A position in a document (LSP)."""
-
-    line: int
-    character: int
 
 
 @attrs.frozen
@@ -240,7 +232,7 @@ class VoiceInputPlugin(Plugin):
                 "'dailyNote'",
                 field="uri",
             )
-        position = args.position and types.Position(args.position.line, args.position.character)
+        position = args.position.to_lsp() if args.position else None
         return Anchor(self.ctx.server, args.uri, position)
 
     def _source(self, args: StartArguments) -> Any:
