@@ -5,10 +5,13 @@ Hand-written so that the client's own start-up and overhead stay out of the figu
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +122,23 @@ class StdioServer:
         self.request("shutdown")
         self.send("exit", None, request=False)
         self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_server(
+    options: dict[str, Any] | None = None, env: dict[str, str] | None = None
+) -> Iterator[tuple[StdioServer, Path]]:
+    """An initialized butler-ls in a throw-away home with a ``workspace`` folder; shut down
+    on exit. ``env`` adds to the isolated environment."""
+    with tempfile.TemporaryDirectory() as home:
+        root = Path(home) / "workspace"
+        root.mkdir()
+        server = StdioServer({**isolated_env(home), **(env or {})})
+        try:
+            server.initialize(root, options)
+            yield server, root
+        finally:
+            server.close()
 
 
 def isolated_env(home: str) -> dict[str, str]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lsp import StdioServer, isolated_env
+from _lsp import StdioServer, running_server
 from wer import direct_transcripts, read_references
 
 from butler_ls.dictation.recordings import join_recordings
@@ -96,28 +96,19 @@ def dictate(server: StdioServer, editor: Editor, audio: Path) -> dict:
 
 
 def run_once(folder: Path, audio: Path, partial_text: bool) -> dict:
-    with tempfile.TemporaryDirectory() as home:
-        root = Path(home) / "workspace"
-        root.mkdir()
-        server = StdioServer(isolated_env(home))
-        try:
-            server.initialize(
-                root,
-                {
-                    "throttle": {"maxCpuPercent": 100, "minFreeMemoryMb": 0},
-                    "voice_input": {"partialText": partial_text},
-                },
-            )
-            # Warm-up: the worker starts and loads the model (not part of the figures).
-            warm = Editor(server, root / "warm.md")
-            dictate(server, warm, folder / "ps_goforward.wav")
-            editor = Editor(server, root / "draft.md")
-            began = time.monotonic()
-            answer = dictate(server, editor, audio)
-            answer["wall_s"] = time.monotonic() - began
-            answer["document"] = editor.text
-        finally:
-            server.close()
+    options = {
+        "throttle": {"maxCpuPercent": 100, "minFreeMemoryMb": 0},
+        "voice_input": {"partialText": partial_text},
+    }
+    with running_server(options) as (server, root):
+        # Warm-up: the worker starts and loads the model (not part of the figures).
+        warm = Editor(server, root / "warm.md")
+        dictate(server, warm, folder / "ps_goforward.wav")
+        editor = Editor(server, root / "draft.md")
+        began = time.monotonic()
+        answer = dictate(server, editor, audio)
+        answer["wall_s"] = time.monotonic() - began
+        answer["document"] = editor.text
     return answer
 
 

@@ -20,7 +20,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _lsp import StdioServer, isolated_env
+from _lsp import StdioServer, running_server
 from dictation import Editor
 
 from tests.virtual_mic import VirtualMicrophone
@@ -46,28 +46,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as home:
         runtime = Path(home) / "pulse"
         runtime.mkdir()
-        with VirtualMicrophone.start(runtime) as microphone:
-            env = {**isolated_env(home), **microphone.env}
-            root = Path(home) / "workspace"
-            root.mkdir()
-            server = StdioServer(env)
-            try:
-                server.initialize(root)
-                process = psutil.Process(server.proc.pid)
-                editor = Editor(server, root / "draft.md")
-                time.sleep(2.0)
-                idle_before = 100 * _cpu_over(process, args.seconds / 3)
-                session = server.command("butler.dictation.start", {"uri": editor.uri})
-                time.sleep(1.0)
-                listening = cpu_percent(process, args.seconds, server)
-                states = [
-                    m["params"]
-                    for m in server.notifications
-                    if m["method"] == "butler/dictationState"
-                ]
-                answer = server.command("butler.dictation.stop", session)
-            finally:
-                server.close()
+        with (
+            VirtualMicrophone.start(runtime) as microphone,
+            running_server(env=microphone.env) as (server, root),
+        ):
+            process = psutil.Process(server.proc.pid)
+            editor = Editor(server, root / "draft.md")
+            time.sleep(2.0)
+            idle_before = 100 * _cpu_over(process, args.seconds / 3)
+            session = server.command("butler.dictation.start", {"uri": editor.uri})
+            time.sleep(1.0)
+            listening = cpu_percent(process, args.seconds, server)
+            states = [
+                m["params"] for m in server.notifications if m["method"] == "butler/dictationState"
+            ]
+            answer = server.command("butler.dictation.stop", session)
     levels = [s["level"] for s in states if "level" in s]
     print(
         json.dumps(

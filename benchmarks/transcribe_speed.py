@@ -12,7 +12,6 @@ import json
 import os
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lsp import StdioServer, isolated_env
+from _lsp import running_server
 
 from butler_ls.audio_decode import probe
 
@@ -164,36 +163,29 @@ def main() -> None:
     load_before = load_average()
     butler_runs: list[dict] = []
     direct_runs: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "workspace"
-        root.mkdir()
-        server = StdioServer(isolated_env(tmp))
-        try:
-            server.initialize(root, BENCH_OPTIONS)
+    with running_server(BENCH_OPTIONS) as (server, root):
 
-            def butler_call() -> None:
-                server.command("butler.transcribeFile", {"path": str(path)})
+        def butler_call() -> None:
+            server.command("butler.transcribeFile", {"path": str(path)})
 
-            # Not timed: starts the worker and loads the model there, and warms caches here.
-            butler_warmup = timed(None, [], butler_call)
-            direct_warmup = timed(None, [], lambda: direct.run(path))
-            pids = {"benchmark": os.getpid(), "server": server.proc.pid}
-            worker_pid = _worker_pid(Path(tmp))
-            if worker_pid is not None:
-                pids["worker"] = worker_pid
-            meter = CpuMeter(pids) if Path("/proc/stat").exists() else None
-            # Alternating, so that slow spells of the machine hit both sides alike.
-            for _ in range(args.runs):
-                # A pause first, as between two files a user transcribes: Butler sizes a
-                # batch job to the cores that are idle, and neither side should start
-                # while the other's work still shows in the load.
-                time.sleep(args.pause)
-                butler_runs.append(timed(meter, ["server", "worker"], butler_call))
-                time.sleep(args.pause)
-                direct_runs.append(timed(meter, ["benchmark"], lambda: direct.run(path)))
-            worker_nice = thread_nice(worker_pid) if worker_pid else None
-        finally:
-            server.close()
+        # Not timed: starts the worker and loads the model there, and warms caches here.
+        butler_warmup = timed(None, [], butler_call)
+        direct_warmup = timed(None, [], lambda: direct.run(path))
+        pids = {"benchmark": os.getpid(), "server": server.proc.pid}
+        worker_pid = _worker_pid(root.parent)
+        if worker_pid is not None:
+            pids["worker"] = worker_pid
+        meter = CpuMeter(pids) if Path("/proc/stat").exists() else None
+        # Alternating, so that slow spells of the machine hit both sides alike.
+        for _ in range(args.runs):
+            # A pause first, as between two files a user transcribes: Butler sizes a
+            # batch job to the cores that are idle, and neither side should start
+            # while the other's work still shows in the load.
+            time.sleep(args.pause)
+            butler_runs.append(timed(meter, ["server", "worker"], butler_call))
+            time.sleep(args.pause)
+            direct_runs.append(timed(meter, ["benchmark"], lambda: direct.run(path)))
+        worker_nice = thread_nice(worker_pid) if worker_pid else None
     butler_ms = [r["wall_ms"] for r in butler_runs]
     direct_ms = [r["wall_ms"] for r in direct_runs]
     butler_median = statistics.median(butler_ms)

@@ -10,12 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _lsp import StdioServer, isolated_env
+from _lsp import running_server
 
 from butler_ls.wer import normalize, word_errors
 
@@ -50,19 +49,11 @@ def butler_transcripts(paths: list[Path], beam_size: int, vad: bool) -> list[str
             "--beam-size/--no-vad change the direct side only",
             file=sys.stderr,
         )
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp) / "workspace"
-        root.mkdir()
-        server = StdioServer(isolated_env(tmp))
-        try:
-            server.initialize(root, BENCH_OPTIONS)
-            texts = [
-                server.command("butler.transcribeFile", {"path": str(p.resolve())})["text"]
-                for p in paths
-            ]
-        finally:
-            server.close()
-    return texts
+    with running_server(BENCH_OPTIONS) as (server, _):
+        return [
+            server.command("butler.transcribeFile", {"path": str(p.resolve())})["text"]
+            for p in paths
+        ]
 
 
 def direct_transcripts(paths: list[Path], beam_size: int, vad: bool) -> list[str]:

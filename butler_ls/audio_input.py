@@ -204,7 +204,7 @@ class Microphone:
     ) -> None:
         sd = portaudio()
         self.device = device
-        channels = 1 if device.channels >= 1 else device.channels
+        channels = 1  # PortAudio (and the sound server behind it) mixes down for us
         rate = device.default_rate or SAMPLE_RATE
         for candidate in (SAMPLE_RATE, rate):
             # A microphone that takes 16 kHz itself saves the resampling.

@@ -5,6 +5,7 @@ answers an ``echo`` job through the real queue, timed. The doctor never starts a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sqlite3
 import time
@@ -76,13 +77,9 @@ def _check_redis(url: str | None, directory: Path) -> tuple[Check, QueueTarget |
         return Check("queue", "fail", detail, fix, data), None
     shown = data["url"]
     try:
-        import redis
-
         from .queue.redis_jobs import RedisJobBoard
 
-        board = RedisJobBoard(url)
-        # The board's own client waits for ever on a host that does not answer.
-        board.redis = redis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=5)
+        board = RedisJobBoard(url)  # its client gives up on a Redis that does not answer
         board.redis.ping()
         counts = board.counts()
     except Exception as exc:
@@ -228,14 +225,5 @@ def measure_pickup(
 
 def _forget_inbox(target: QueueTarget, owner: str) -> None:
     """Remove the wake-up channel of the doctor's inbox; no server will ever read it."""
-    try:
-        if target.backend == "redis":
-            from .queue.redis_jobs import PREFIX
-
-            target.board.redis.delete(f"{PREFIX}wake:{owner}")
-        else:
-            from .queue.jobs import _safe
-
-            (target.directory / f"inbox-{_safe(owner)}.wake").unlink(missing_ok=True)
-    except Exception:
-        pass  # a leftover pipe or key costs nothing
+    with contextlib.suppress(Exception):  # a leftover pipe or key costs nothing
+        target.board.forget_inbox(owner)

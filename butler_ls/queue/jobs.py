@@ -167,6 +167,13 @@ class SqliteJobBoard:
         """Wake the reader of ``reply_to``."""
         self._wake(reply_to).notify()
 
+    def forget_inbox(self, reply_to: str) -> None:
+        """Remove the wake-up channel of an inbox nobody will read again."""
+        channel = self.__dict__.get("_channels", {}).pop(reply_to, None)
+        if channel is not None:
+            channel.close()
+        (self.directory / f"inbox-{_safe(reply_to)}.wake").unlink(missing_ok=True)
+
     def jobs_of(self, reply_to: str) -> list[tuple[Envelope, str]]:
         """Unfinished jobs of one submitter, with their state, oldest first."""
         rows = (
@@ -204,7 +211,7 @@ class SqliteJobBoard:
                 "(select job_id from inbox where reply_to = ?)",
                 (new, new),
             )
-        (self.directory / f"inbox-{_safe(old)}.wake").unlink(missing_ok=True)
+        self.forget_inbox(old)
         self.notify(new)
         return len(rows)
 

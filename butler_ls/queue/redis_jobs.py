@@ -100,6 +100,10 @@ class RedisJobBoard:
         """Wake the reader of ``reply_to``."""
         self.redis.rpush(_wake(reply_to), 1)
 
+    def forget_inbox(self, reply_to: str) -> None:
+        """Remove the wake-up key of an inbox nobody will read again."""
+        self.redis.delete(_wake(reply_to))
+
     def jobs_of(self, reply_to: str) -> list[tuple[Envelope, str]]:
         """Unfinished jobs of one submitter, with their state, oldest first."""
         return [(env, state) for env, state, _ in self._jobs() if env.reply_to == reply_to]
