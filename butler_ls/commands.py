@@ -1,7 +1,9 @@
 """The command table behind ``workspace/executeCommand``.
 
-Each command takes at most one argument, a JSON object, structured into an attrs class;
-bad arguments answer InvalidParams naming the field, and the server stays up.
+Each command takes at most one argument, a JSON object, structured into an attrs class
+with every number, string and path bounded before any plugin code runs; bad arguments
+answer InvalidParams naming the field. A handler's unexpected error answers that request
+only: the plugin keeps serving.
 """
 
 from __future__ import annotations
@@ -10,12 +12,14 @@ import asyncio
 import functools
 import inspect
 import logging
+import os
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NewType
 
 import attrs
 import cattrs
+import cattrs.v
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
@@ -34,13 +38,38 @@ class NoArguments:
     """The argument of commands that take none: an empty object (or nothing at all)."""
 
 
+MAX_INTEGER = 2**31 - 1
+"""Whole numbers in arguments stay within LSP's ``integer`` (and ``uinteger``) range."""
+
+MAX_STRING_CHARS = 1_000_000
+"""The longest string an argument may hold (a note entry of a whole book chapter fits)."""
+
+MAX_PATH_BYTES = 4096
+"""The longest path an argument may name (Linux' PATH_MAX)."""
+
+MAX_NAME_BYTES = 255
+"""The longest single file or folder name in a path (NAME_MAX of common file systems)."""
+
+SHOWN_CHARS = 60
+"""How much of a bad value an error message (and so the log) repeats."""
+
+FilePath = NewType("FilePath", str)
+"""A string argument that names a file: bounded like every string, and also by what a
+file system can open (no NUL, at most MAX_PATH_BYTES, names of at most MAX_NAME_BYTES)."""
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute[int], value: int) -> None:
+    if not 0 <= value <= MAX_INTEGER:
+        raise ValueError(f"{attribute.name}: must be between 0 and {MAX_INTEGER}, not {value}")
+
+
 @attrs.frozen
 class PositionArgument:
     """A position in a document, as LSP gives it (zero-based line, character in the
     client's position encoding); command arguments of every plugin use it."""
 
-    line: int
-    character: int
+    line: int = attrs.field(validator=_non_negative)
+    character: int = attrs.field(validator=_non_negative)
 
     def to_lsp(self) -> types.Position:
         """The lsprotocol Position."""
@@ -65,6 +94,7 @@ def _make_converter() -> cattrs.Converter:
     # JSON types are taken as they are: 5 is not the string "5", "yes" is not true.
     for kind, accepts in _STRICT.items():
         converter.register_structure_hook(kind, _strict(kind, accepts))
+    converter.register_structure_hook(FilePath, _structure_path)
     converter.register_unstructure_hook_factory(attrs.has, unstructure_factory)
     return converter
 
@@ -74,10 +104,66 @@ def _strict(kind: type, accepts: tuple[type, ...]) -> Callable[[Any, type], Any]
 
     def structure(value: Any, _: type) -> Any:
         if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepts):
-            raise TypeError(f"expected {names[kind]}, got {value!r}")
-        return kind(value)
+            raise TypeError(f"expected {names[kind]}, got {shown(value)}")
+        value = kind(value)
+        _check_bounds(value)
+        return value
 
     return structure
+
+
+def _check_bounds(value: Any) -> None:
+    """Refuse what no plugin can use: numbers out of range, strings no file can hold."""
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not -MAX_INTEGER - 1 <= value <= MAX_INTEGER:
+        raise ValueError(f"must be between {-MAX_INTEGER - 1} and {MAX_INTEGER}")
+    if isinstance(value, float) and not abs(value) <= MAX_INTEGER:  # also NaN, inf
+        raise ValueError(f"must be a finite number between -{MAX_INTEGER} and {MAX_INTEGER}")
+    if isinstance(value, str):
+        if len(value) > MAX_STRING_CHARS:
+            raise ValueError(
+                f"is {len(value):,} characters long; the limit is {MAX_STRING_CHARS:,}"
+            )
+        if "\0" in value:
+            raise ValueError("contains a NUL character")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"contains a lone surrogate ({value[exc.start]!a} at {exc.start}), which is not "
+                "text any file can hold; send valid UTF-16 pairs"
+            ) from None
+
+
+def _structure_path(value: Any, _: type) -> str:
+    text = _strict(str, (str,))(value, str)
+    encoded = os.fsencode(text)
+    if not encoded:
+        raise ValueError("is empty; name a file")
+    if len(encoded) > MAX_PATH_BYTES:
+        raise ValueError(f"is {len(encoded):,} bytes long; paths are at most {MAX_PATH_BYTES}")
+    longest = max(encoded.split(b"/"), key=len)
+    if len(longest) > MAX_NAME_BYTES:
+        raise ValueError(
+            f"has a name of {len(longest)} bytes ({shown(os.fsdecode(longest))}); "
+            f"file names are at most {MAX_NAME_BYTES}"
+        )
+    return text
+
+
+def shown(value: Any) -> str:
+    """``repr(value)``, cut to SHOWN_CHARS: error messages and logs never repeat a huge value."""
+    text = repr(value) if not isinstance(value, (dict, list)) else _shape(value)
+    if len(text) > SHOWN_CHARS:
+        return f"{text[: SHOWN_CHARS - 15]}... ({len(text):,} chars)"
+    return text
+
+
+def _shape(value: dict[Any, Any] | list[Any]) -> str:
+    # Nested values may be deep enough to break repr itself.
+    kind = "an object" if isinstance(value, dict) else "a list"
+    return f"{kind} of {len(value)} item{'s' if len(value) != 1 else ''}"
 
 
 _STRICT: dict[type, tuple[type, ...]] = {
@@ -110,7 +196,7 @@ def structure_arguments(arguments: Any, cls: type | None, command_id: str) -> An
         value = {}
     if not isinstance(value, dict):
         raise InvalidArguments(
-            f"{command_id} takes a JSON object as its argument, got {type(value).__name__}"
+            f"{command_id} takes a JSON object as its argument, got {_json_kind(value)}"
         )
     try:
         return converter().structure(value, cls)
@@ -118,11 +204,27 @@ def structure_arguments(arguments: Any, cls: type | None, command_id: str) -> An
         # Name fields as the client spells them (camelCase), not as Python does.
         problems = [
             re.sub(r"(?<=arguments\.)\w+", lambda m: camel(m.group(0)), problem)
-            for problem in cattrs.transform_error(exc, path="arguments")
+            for problem in cattrs.transform_error(
+                exc, path="arguments", format_exception=_describe_problem
+            )
         ]
         raise InvalidArguments(f"{command_id}: " + "; ".join(problems)) from None
-    except (TypeError, ValueError) as exc:
-        raise InvalidArguments(f"{command_id}: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidArguments(f"{command_id}: arguments: {exc}") from None
+
+
+def _describe_problem(exc: BaseException, kind: type | None) -> str:
+    # Our own checks say what is wrong; cattrs' default would only say "invalid value".
+    if type(exc) is ValueError and exc.args:
+        return str(exc)
+    return cattrs.v.format_exception(exc, kind)
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {str: "a string", bool: "true or false", int: "a number", float: "a number"}
+    if isinstance(value, list):
+        return "a list"
+    return kinds.get(type(value), type(value).__name__)
 
 
 def unstructure_result(result: Any) -> Any:
@@ -155,9 +257,8 @@ class CommandEntry:
 class CommandTable:
     """Commands by id, with one dispatcher that validates and maps errors."""
 
-    def __init__(self, on_owner_error: Callable[[str, str, BaseException], None]) -> None:
+    def __init__(self) -> None:
         self._entries: dict[str, CommandEntry] = {}
-        self._on_owner_error = on_owner_error
 
     def add(self, entry: CommandEntry) -> None:
         """Register a command; a second command with the same id is an error."""
@@ -207,9 +308,15 @@ class CommandTable:
         except (JsonRpcException, asyncio.CancelledError):
             raise
         except Exception as exc:
-            logger.exception("command %s of %s failed", command_id, entry.owner)
-            self._on_owner_error(entry.owner, command_id, exc)
+            # One call's bug is that call's error: the plugin keeps serving the others.
+            # Only the exception is logged, never the arguments (they may be dictated text).
+            logger.error("command %s of plugin %s failed", command_id, entry.owner, exc_info=exc)
             raise JsonRpcInternalError(
                 message=f"{command_id} failed inside plugin {entry.owner}: "
-                f"{type(exc).__name__}: {exc}"
+                f"{type(exc).__name__}: {_cut(str(exc))} (a bug: the plugin goes on serving; "
+                "the traceback is in Butler's log)"
             ) from None
+
+
+def _cut(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} chars)"

@@ -1,7 +1,8 @@
 """Finds, orders, activates and isolates plugins.
 
 Sources: the built-in folder, the user plugin folder, ``plugins.paths`` and the
-``butler.plugins`` entry points. A plugin that breaks is marked failed and skipped.
+``butler.plugins`` entry points. A plugin that fails to import or activate is marked
+failed and skipped; an error in one of its commands only answers that request.
 """
 
 from __future__ import annotations
@@ -242,15 +243,6 @@ class PluginManager:
         self.server.registry.unregister_provider(record.id)
         if record.context is not None:
             record.context.close()
-
-    def plugin_error(self, plugin_id: str, where: str, exc: BaseException) -> None:
-        """A plugin raised outside activation (in a command): mark it failed, once."""
-        record = self.records.get(plugin_id)
-        if record is None or record.state != "active":
-            return
-        reason = _describe(exc, where)
-        self._cleanup(record)
-        self._mark_failed(record, reason, exc)
 
     def _mark_failed(
         self, record: PluginRecord, reason: str, exc: BaseException | None = None

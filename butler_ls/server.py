@@ -68,7 +68,7 @@ class ButlerServer(LanguageServer):
         self.sources = SettingsSources()
         self.settings = Settings()
         self.plugin_manager = PluginManager(self, report=self.show_warning)
-        self.commands = CommandTable(on_owner_error=self.plugin_manager.plugin_error)
+        self.commands = CommandTable()
         self.completion_providers: list[tuple[str, Callable[[Any], Any], tuple[str, ...]]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reported: set[str] = set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from butler_ls.commands import shown
 from butler_ls.errors import InvalidArguments
 
 ACCEPTED_FORMS = (
@@ -16,6 +17,14 @@ ACCEPTED_FORMS = (
 )
 
 MAX_OFFSET_DAYS = 36600
+
+FIRST_DATE = dt.date(1000, 1, 1)
+LAST_DATE = dt.date(9998, 12, 31)
+"""Notes live between these dates: each note links to the day before and after, and a
+four-digit year keeps file names sortable."""
+
+MAX_TEXT = 40
+"""Longer than any accepted form; checked before int(), which refuses 4,301 digits."""
 
 _RELATIVE = {"today": 0, "yesterday": -1, "tomorrow": 1}
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
@@ -37,6 +46,19 @@ def parse_date(text: str | None, today: dt.date) -> dt.date:
     key = text.strip().lower()
     if not key:
         return today
+    if len(key) > MAX_TEXT:
+        raise _not_understood(text)
+    date = _parse(key, text, today)
+    if not FIRST_DATE <= date <= LAST_DATE:
+        raise InvalidArguments(
+            f"date: {date.isoformat()} is outside the dates notes can have "
+            f"({FIRST_DATE.isoformat()} to {LAST_DATE.isoformat()})",
+            field="date",
+        )
+    return date
+
+
+def _parse(key: str, text: str, today: dt.date) -> dt.date:
     if key in _RELATIVE:
         return today + dt.timedelta(days=_RELATIVE[key])
     if _OFFSET.fullmatch(key):
@@ -80,5 +102,5 @@ def _weekday(today: dt.date, weekday: int, which: str | None) -> dt.date:
 
 def _not_understood(text: object) -> InvalidArguments:
     return InvalidArguments(
-        f"date: {text!r} is not a date Butler understands; use {ACCEPTED_FORMS}", field="date"
+        f"date: {shown(text)} is not a date Butler understands; use {ACCEPTED_FORMS}", field="date"
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from butler_ls.commands import PositionArgument
+from butler_ls.commands import FilePath, PositionArgument
 from butler_ls.dictation.commands import Rules, rules_for
 from butler_ls.dictation.spool import Spool
 from butler_ls.editing import Anchor
@@ -53,7 +53,7 @@ class StartArguments:
     target: Literal["cursor", "dailyNote"] = "cursor"
     """``cursor``: into ``uri``; ``dailyNote``: each utterance a timestamped entry of today's."""
 
-    audio_file: str | None = None
+    audio_file: FilePath | None = None
     """A recording to play as if it were the microphone (relative to the workspace folder)."""
 
     speed: float = 1.0
@@ -65,10 +65,6 @@ class StartArguments:
             raise InvalidArguments(
                 f"speed: must be between 0.1 and 100 (1.0 is real time), not {self.speed}",
                 field="speed",
-            )
-        if self.position is not None and min(self.position.line, self.position.character) < 0:
-            raise InvalidArguments(
-                "position: line and character cannot be negative", field="position"
             )
 
 

@@ -140,16 +140,21 @@ async def test_status_refuses_arguments_it_does_not_take(start_server: StartServ
     assert (await execute(client, "butler.status", {}))["version"]
 
 
-async def test_plugin_raising_in_a_command_is_marked_failed(start_server: StartServer):
+async def test_plugin_raising_in_a_command_answers_that_call_and_keeps_serving(
+    start_server: StartServer,
+):
     client = await start_server(init_options={"plugins": {"paths": [str(TEST_PLUGINS)]}})
-    with pytest.raises(JsonRpcException, match="ZeroDivisionError"):
+    with pytest.raises(JsonRpcException, match="ZeroDivisionError") as caught:
         await execute(client, "test.explode")
+    assert "echo" in caught.value.message and "goes on serving" in caught.value.message
     status = await execute(client, "butler.status")
     echo = {p["id"]: p for p in status["plugins"]}["echo"]
-    assert echo["state"] == "failed" and "test.explode" in echo["reason"]
-    assert sum("'echo'" in m.message for m in client.messages) == 1
-    with pytest.raises(JsonRpcException, match="echo is failed"):
-        await execute(client, "test.echo", {"text": "a"})
+    assert echo["state"] == "active" and "reason" not in echo
+    assert not [m for m in client.messages if "'echo'" in m.message]
+    # The same plugin's other commands, and the failing one again, still answer.
+    assert (await execute(client, "test.echo", {"text": "a"})) == {"text": "a"}
+    with pytest.raises(JsonRpcException, match="ZeroDivisionError"):
+        await execute(client, "test.explode")
     assert plugin_states(status)["daily_writer"] == "active"
 
 

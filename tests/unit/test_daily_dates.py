@@ -152,3 +152,17 @@ def test_offsets_cross_a_leap_day():
 def test_an_offset_past_the_calendar_is_a_clear_error():
     with pytest.raises(InvalidArguments, match="outside the calendar"):
         parse_date("+2", dt.date(9999, 12, 31))
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "0999-12-31", "0001-01-01"])
+def test_dates_without_both_neighbours_are_refused(text):
+    # A note links to the day before and after: 9999-12-31 once overflowed and failed
+    # the whole plugin.
+    with pytest.raises(InvalidArguments, match="outside the dates notes can have"):
+        parse_date(text, TODAY)
+
+
+def test_a_huge_offset_is_refused_before_int_sees_it():
+    with pytest.raises(InvalidArguments, match="not a date Butler understands") as caught:
+        parse_date("1" * 4301, TODAY)
+    assert len(str(caught.value)) < 400
