@@ -76,8 +76,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "worker":
+        from .paths import keep_private
         from .worker import main as worker_main
 
+        keep_private()  # the queue, its key and the worker's logs are the user's alone
         return worker_main(args)
     if args.command == "transcribe":
         from .transcribe_cli import main as transcribe_main
@@ -97,10 +99,11 @@ def main(argv: list[str] | None = None) -> int:
 def serve(args: argparse.Namespace) -> int:
     """Run the language server until the client says exit."""
     from .log import setup_logging
-    from .paths import Paths
+    from .paths import Paths, keep_private
     from .server import create_server
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inherited by the worker it starts
+    keep_private()  # everything in the data folder 0600/0700; notes follow the user's umask
     paths = Paths.default()
     paths.ensure()
     log_file = setup_logging(paths.log_dir, args.log_level)

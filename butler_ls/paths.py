@@ -1,11 +1,13 @@
 """Where Butler keeps its files: config, data (queue, audio spool, logs) and user plugins.
 
-All locations come from platformdirs; folders Butler creates are private (0700).
+All locations come from platformdirs; what Butler keeps there is private (0600 files in
+0700 folders), while notes and transcripts it writes for the user follow the user's umask.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import attrs
@@ -63,9 +65,56 @@ class Paths:
         return ensure_private_dir(self.data_dir / "plugin-data" / plugin_id)
 
     def ensure(self) -> None:
-        """Create the data folders, private to the user."""
+        """Create the data folders, private to the user (and tighten what an older
+        version left readable by others)."""
         for folder in (self.data_dir, self.log_dir, self.queue_dir, self.spool_dir):
             ensure_private_dir(folder)
+        make_private(self.data_dir)
+
+
+_user_umask: int | None = None
+
+
+def keep_private() -> None:
+    """Make every file this process creates private: umask 077 for the server and worker.
+
+    Files written for the user (notes, transcripts) take ``user_umask()`` explicitly.
+    """
+    global _user_umask
+    previous = os.umask(0o077)
+    if _user_umask is None:
+        _user_umask = previous
+
+
+def user_umask() -> int:
+    """The umask the user started Butler with (the current one before ``keep_private``)."""
+    if _user_umask is not None:
+        return _user_umask
+    # Reading os.umask means setting it, which races with other threads; Linux shows it.
+    try:
+        status = Path("/proc/self/status").read_text().splitlines()
+        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
+    except (OSError, ValueError, StopIteration):
+        old = os.umask(0o077)
+        os.umask(old)
+        return old
+
+
+def make_private(folder: Path) -> int:
+    """Make ``folder``'s tree 0700 folders and 0600 files (links are left alone); returns
+    how many modes it changed."""
+    changed = 0
+    for root, dirs, files in os.walk(folder):
+        for name, wanted in [*((d, 0o700) for d in dirs), *((f, 0o600) for f in files)]:
+            path = os.path.join(root, name)
+            try:
+                mode = os.lstat(path).st_mode
+                if not stat.S_ISLNK(mode) and mode & 0o077:
+                    os.chmod(path, mode & wanted)
+                    changed += 1
+            except OSError:
+                continue  # gone meanwhile, or not ours: nothing to tighten
+    return changed
 
 
 def ensure_private_dir(path: Path) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 import filelock
 
 from butler_ls.errors import WriteError
+from butler_ls.paths import user_umask
 
 StrPath = str | os.PathLike[str]
 
@@ -72,7 +73,7 @@ def file_lock(path: StrPath, *, timeout: float = 10.0) -> filelock.BaseFileLock:
     """Return the lock guarding ``path``, a context manager; reentrant within one thread."""
     target = _resolve(path)
     with _as_write_error(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_user_dirs(target.parent)
     key = str(lock_path_for(target))
     with _locks_guard:
         lock = _locks.get(key)
@@ -162,8 +163,23 @@ def _copy_mode(target: Path, tmp: str) -> None:
     try:
         mode = target.stat().st_mode & 0o7777
     except FileNotFoundError:
-        mode = 0o666 & ~_umask()
+        mode = 0o666 & ~user_umask()
     os.chmod(tmp, mode)
+
+
+def make_user_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents with the user's own umask: the server
+    keeps its data private (umask 077), but a notes folder is the user's, like the notes."""
+    missing = []
+    while not folder.exists():
+        missing.append(folder)
+        if folder.parent == folder:
+            break
+        folder = folder.parent
+    for new in reversed(missing):
+        with suppress(FileExistsError):
+            new.mkdir()
+            os.chmod(new, 0o777 & ~user_umask())
 
 
 def _remove_stale_temps(target: Path) -> None:
@@ -184,16 +200,6 @@ def fsync_folder(folder: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _umask() -> int:
-    # Reading os.umask means setting it, which races with other threads; Linux shows it instead.
-    with suppress(OSError, ValueError, StopIteration):
-        status = Path("/proc/self/status").read_text().splitlines()
-        return int(next(line for line in status if line.startswith("Umask:")).split()[1], 8)
-    old = os.umask(0o077)
-    os.umask(old)
-    return old
 
 
 @contextmanager

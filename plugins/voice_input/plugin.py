@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ from butler_ls.dictation.spool import Spool
 from butler_ls.editing import Anchor
 from butler_ls.errors import ButlerError, InvalidArguments
 from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.processes import neutral_cwd, python_command
 
 from .recovery import recover_orphans
 
@@ -304,13 +304,14 @@ class VoiceInputPlugin(Plugin):
 
 async def probe_microphone(device: str | int | None) -> dict[str, Any]:
     """Ask a short-lived process what PortAudio sees (see ``butler_ls.audio_input._main``)."""
-    command = [sys.executable, "-m", "butler_ls.audio_input"]
+    command = python_command("butler_ls.audio_input")
     if device is not None and device != "":
         command.append(str(device))
     process = None
     try:
         process = await asyncio.create_subprocess_exec(
             *command,
+            cwd=neutral_cwd(),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.DEVNULL,

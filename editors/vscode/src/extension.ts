@@ -2,6 +2,7 @@
  * Butler for VS Code: starts the butler-ls language server with vscode-languageclient and
  * wires its commands, settings and dictation state into the editor.
  */
+import * as os from 'os';
 import * as vscode from 'vscode';
 import {
   LanguageClient,
@@ -45,7 +46,12 @@ async function startClient(): Promise<void> {
   const server = await findServer();
   output.info(`Starting ${server.command} ${server.args.join(' ')} (from ${server.source})`);
   // stdio without a transport kind: TransportKind.stdio would add a --stdio argument.
-  const serverOptions: ServerOptions = { command: server.command, args: server.args };
+  // Started in the home folder, never the workspace: nothing the workspace holds is on its path.
+  const serverOptions: ServerOptions = {
+    command: server.command,
+    args: server.args,
+    options: { cwd: os.homedir() },
+  };
   const toProtocol = (uri: vscode.Uri) => newClient.code2ProtocolConverter.asUri(uri);
   const clientOptions: LanguageClientOptions = {
     // Every file and unsaved buffer: dictation and note edits may land in any of them.

@@ -1,6 +1,8 @@
 /**
  * How to start butler-ls: the `butler.server.path` setting, else `butler-ls` on PATH,
- * else `-m butler_ls` with the Python extension's interpreter, else `python3 -m butler_ls`.
+ * else `-P -m butler_ls` with the Python extension's interpreter, else `python3 -P -m butler_ls`.
+ * `-P` (Python 3.11+) keeps the working directory off `sys.path` (and the server starts in the
+ * home folder, see extension.ts): a `butler_ls/` folder in an opened workspace is never imported.
  */
 import * as fs from 'fs';
 import * as os from 'os';
@@ -15,6 +17,8 @@ export interface ServerCommand {
   source: string;
 }
 
+const MODULE_ARGS = ['-P', '-m', 'butler_ls'];
+
 export async function findServer(): Promise<ServerCommand> {
   const configured = vscode.workspace.getConfiguration(SECTION).get<string>('server.path', '').trim();
   if (configured) {
@@ -26,10 +30,10 @@ export async function findServer(): Promise<ServerCommand> {
   }
   const python = await selectedPython();
   if (python) {
-    return { command: python, args: ['-m', 'butler_ls'], source: 'the Python extension' };
+    return { command: python, args: MODULE_ARGS, source: 'the Python extension' };
   }
   const fallback = process.platform === 'win32' ? 'python' : 'python3';
-  return { command: fallback, args: ['-m', 'butler_ls'], source: 'fallback: no butler-ls on PATH' };
+  return { command: fallback, args: MODULE_ARGS, source: 'fallback: no butler-ls on PATH' };
 }
 
 function expandHome(file: string): string {
