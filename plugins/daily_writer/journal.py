@@ -37,6 +37,26 @@ class PendingEntry:
     """Identifies the entry in the journal."""
 
 
+UNWRITABLE_NAME = "unwritable.jsonl"
+"""Where entries that no file can ever hold are set aside (kept, never retried)."""
+
+
+def unwritable_reason(entry: PendingEntry) -> str | None:
+    """Why ``entry`` can never be written to any note (None if it can be)."""
+    for name in ("path", "section", "text"):
+        try:
+            getattr(entry, name).encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"its {name} holds a lone surrogate at {exc.start}, which is not UTF-8 text"
+        if "\0" in getattr(entry, name):
+            return f"its {name} holds a NUL character"
+    if len(os.fsencode(entry.path)) > 4096 or any(
+        len(part) > 255 for part in os.fsencode(entry.path).split(b"/")
+    ):
+        return "its note's path is longer than a file system allows"
+    return None
+
+
 class Journal:
     """The journal of this process: entries are recorded before the note is written."""
 
@@ -80,6 +100,21 @@ class Journal:
             with open(self.path, "a", encoding="utf-8") as handle:
                 for entry in entries:
                     handle.write(json.dumps({"done": entry.id}) + "\n")
+
+    def set_aside(self, entries: Iterable[PendingEntry], reason: str) -> Path:
+        """Move entries that can never be written out of the journal, into a private file
+        of their own (nothing is lost, nothing is retried); returns that file."""
+        entries = list(entries)
+        target = self.folder / UNWRITABLE_NAME
+        lines = "".join(json.dumps({**attrs.asdict(e), "reason": reason}) + "\n" for e in entries)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, lines.encode("utf-8"))  # json.dumps escapes surrogates: ASCII
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.done(entries)
+        return target
 
     def open_entries(self) -> list[PendingEntry]:
         """Entries recorded and not yet written, oldest first."""

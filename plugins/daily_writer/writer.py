@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING
 from lsprotocol import types
 
 from butler_ls.editing import workspace_edit
-from butler_ls.errors import ButlerError
+from butler_ls.errors import ButlerError, InvalidArguments
 from butler_ls.positions import client_position
 from butler_ls.safe_write import update_file
 
 from .entries import apply_insertion, contains_entries, plan_insert
-from .journal import Journal, PendingEntry
+from .journal import Journal, PendingEntry, unwritable_reason
 
 if TYPE_CHECKING:
     from butler_ls.server import ButlerServer
@@ -53,14 +53,31 @@ class NoteWriter:
         self.writes = 0
 
     async def append(self, path: Path, section: str, text: str) -> str:
-        """Queue one entry and wait until it is in the note; returns ``editor`` or ``disk``."""
+        """Queue one entry and wait until it is in the note; returns ``editor`` or ``disk``.
+
+        An entry no file can ever hold is refused here, never journaled to wait forever.
+        """
+        entry = PendingEntry(path=str(path), section=section, text=text)
+        if (reason := unwritable_reason(entry)) is not None:
+            raise InvalidArguments(f"this entry can never be written: {reason}")
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._enqueue(PendingEntry(path=str(path), section=section, text=text), future)
+        self._enqueue(entry, future)
         return await future
 
     def recover(self) -> int:
         """Queue the unwritten entries of earlier sessions (and our own failed ones)."""
-        entries = self.journal.adopt_orphans()
+        entries = []
+        for entry in self.journal.adopt_orphans():
+            if (reason := unwritable_reason(entry)) is None:
+                entries.append(entry)
+                continue
+            # Left by an older version that journaled it: set aside once, never retried.
+            kept = self.journal.set_aside([entry], reason)
+            logger.warning("a note entry can never be written (%s); it is kept in %s", reason, kept)
+            self.server.show_warning(
+                f"Butler: a note entry from an earlier session can never be written ({reason}); "
+                f"its text is kept in {kept}"
+            )
         self._replayed.update(e.id for e in entries)
         for entry in entries:
             self._enqueue(entry, None)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from butler_ls.errors import ButlerError
+from butler_ls.errors import ButlerError, InvalidArguments
 from tests.helpers import load_plugin_module
 
 journal_mod = load_plugin_module("daily_writer", "journal")
@@ -162,3 +162,55 @@ def test_a_journal_that_cannot_be_written_says_the_entry_was_not_kept(
     run(scenario())
     assert not (tmp_path / "n.md").exists()
     journal.close()
+
+
+class Warned(NoEditor):
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def show_warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def test_an_entry_no_file_can_hold_is_refused_up_front(tmp_path: Path):
+    journal = Journal(tmp_path / "j")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "")
+
+    async def scenario() -> None:
+        with pytest.raises(InvalidArguments, match="lone surrogate"):
+            await writer.append(tmp_path / "n.md", "Log", "- \ud800")
+
+    run(scenario())
+    assert journal.open_entries() == []
+    assert not (tmp_path / "n.md").exists()
+    journal.close()
+
+
+def test_unwritable_entries_of_an_old_journal_are_set_aside_not_retried(tmp_path: Path):
+    note = tmp_path / "n.md"
+    folder = tmp_path / "j"
+    folder.mkdir()
+    good = PendingEntry(str(note), "Log", "- 10:01 fine")
+    bad = PendingEntry(str(note), "Log", "- 10:02 \ud800 broken")
+    (folder / "journal-999997-0badf00d.jsonl").write_text(
+        "".join(journal_mod.json.dumps(journal_mod.attrs.asdict(e)) + "\n" for e in (good, bad))
+    )
+    server = Warned()
+    journal = Journal(folder)
+    writer = writer_mod.NoteWriter(server, journal, lambda path: "")
+
+    async def scenario() -> None:
+        assert writer.recover() == 1
+        await writer.drain()
+
+    run(scenario())
+    assert note.read_text() == "## Log\n- 10:01 fine\n"
+    assert journal.open_entries() == []  # nothing left to retry, now or at the next start
+    kept = folder / journal_mod.UNWRITABLE_NAME
+    assert (kept.stat().st_mode & 0o777) == 0o600
+    assert journal_mod.json.loads(kept.read_text())["text"] == bad.text  # nothing lost
+    assert len(server.warnings) == 1 and str(kept) in server.warnings[0]
+    journal.close()
+    later = Journal(folder)
+    assert later.adopt_orphans() == []
+    later.close()
