@@ -6,6 +6,7 @@ stream out as they are decoded, and a cancel flag is checked between segments.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -304,7 +305,17 @@ def load(
 
 
 def run_job(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    """The worker's ``transcribe`` job: audio from a path, file bytes or raw PCM."""
+    """The worker's ``transcribe`` job: audio from a path, an uploaded file, bytes or PCM."""
+    with contextlib.ExitStack() as stack:
+        if "blob" in payload:
+            # Streamed through Redis by a server on another machine: put back together
+            # on disk (checked against its digest) and decoded from there, in windows.
+            path = stack.enter_context(ctx.uploaded_file(payload["blob"]))
+            payload = {**payload, "path": str(path)}
+        return _transcribe_payload(ctx, payload)
+
+
+def _transcribe_payload(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     from .audio_decode import decode, decode_pcm, probe
 
     settings = payload.get("model") or {}

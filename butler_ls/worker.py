@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--directory", help="folder of the SQLite queue (queue.directory)")
     parser.add_argument(
+        "--key-file",
+        metavar="FILE",
+        help="the queue key shared with the editor's machine (its queue.key); default: "
+        "BUTLER_QUEUE_KEY, BUTLER_QUEUE_KEY_FILE, else queue.key in the queue folder",
+    )
+    parser.add_argument(
         "--owner-pid",
         type=int,
         help="exit when this process (the server that started the worker) is gone",
@@ -78,6 +84,14 @@ def main(args: argparse.Namespace) -> int:
     directory = Path(args.directory or settings.queue.directory or paths.queue_dir).expanduser()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
+    from .queue.wire import KeyProblem, load_key
+
+    try:
+        key = load_key(directory, key_file=Path(args.key_file) if args.key_file else None)
+    except (KeyProblem, OSError) as exc:
+        print(f"butler-ls worker: {exc}", file=sys.stderr)
+        return 2
+
     lock = filelock.FileLock(str(directory / LOCK_NAME), thread_local=False)
     try:
         lock.acquire(timeout=0)
@@ -87,19 +101,23 @@ def main(args: argparse.Namespace) -> int:
     if args.owner_pid:
         _die_with(args.owner_pid)
     try:
-        return _serve(backend, url, directory)
+        return _serve(backend, url, directory, key)
     finally:
         lock.release()
 
 
-def _serve(backend: str, url: str | None, directory: Path) -> int:
+def _serve(backend: str, url: str | None, directory: Path, key: Any) -> int:
     from .queue import throttle
     from .queue.app import make_huey
     from .queue.jobs import Envelope
     from .queue.tasks import Runner, enqueue, register
 
-    board = _board(backend, url, directory)
-    huey = make_huey(backend, directory=directory, url=url)
+    board = _board(backend, url, directory, key)
+
+    def refused(where: str, reason: str) -> None:
+        board.refuse("a queue message", where, reason)
+
+    huey = make_huey(backend, directory=directory, url=url, key=key, on_rejected=refused)
     worker_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     sampler = throttle.Sampler()
 
@@ -117,7 +135,7 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
         settings, _ = parse_settings({"throttle": current})
         return throttle.decide(envelope.priority, readings(), settings.throttle, attempt=attempt)
 
-    runner = Runner(board, worker_id, decide=decide)
+    runner = Runner(board, worker_id, decide=decide, scratch=directory / "uploads")
     task = register(huey, runner)
     (directory / "worker.pid").write_text(f"{os.getpid()}\n")
 
@@ -146,7 +164,13 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
         max_delay=1.0,
         check_worker_health=True,
     )
-    logger.info("worker %s serving the %s queue", worker_id, backend)
+    logger.info(
+        "worker %s serving the %s queue (queue key %s from %s)",
+        worker_id,
+        backend,
+        key.key_id,
+        key.source,
+    )
     try:
         consumer.run()
     finally:
@@ -157,14 +181,14 @@ def _serve(backend: str, url: str | None, directory: Path) -> int:
     return 0
 
 
-def _board(backend: str, url: str | None, directory: Path) -> Any:
+def _board(backend: str, url: str | None, directory: Path, key: Any) -> Any:
     if backend == "redis":
         from .queue.redis_jobs import RedisJobBoard
 
-        return RedisJobBoard(url or "")
+        return RedisJobBoard(url or "", key=key)
     from .queue.jobs import SqliteJobBoard
 
-    return SqliteJobBoard(directory)
+    return SqliteJobBoard(directory, key=key)
 
 
 def _requeue_lost(huey: Any, board: Any, task: Any) -> None:

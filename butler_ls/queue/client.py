@@ -15,6 +15,7 @@ import socket
 import threading
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,6 +23,10 @@ import attrs
 from .jobs import Envelope, Message, Priority
 
 logger = logging.getLogger(__name__)
+
+UPLOAD = "upload"
+"""Payload key naming a file the worker must read: a worker on this machine gets its
+``path``; through Redis it is streamed in pieces and the worker gets a ``blob``."""
 
 EventHandler = Callable[[Message], Awaitable[None] | None]
 
@@ -87,7 +92,10 @@ class JobClient:
         on_event: EventHandler | None = None,
         job_id: str | None = None,
     ) -> Any:
-        """Run a job in the worker and return its final result (JobError if it failed)."""
+        """Run a job in the worker and return its final result (JobError if it failed).
+
+        A payload ``{"upload": path}`` hands the worker that file (see ``UPLOAD``).
+        """
         envelope = Envelope(
             kind=kind,
             payload=payload,
@@ -101,12 +109,31 @@ class JobClient:
         try:
             if self._before_submit is not None:
                 await self._before_submit(envelope)
-            # Recorded first: if anything dies from here on, the job is run again.
-            await asyncio.to_thread(self.board.record, envelope)
-            await asyncio.to_thread(self._enqueue, envelope)
+            if UPLOAD in payload:
+                job.envelope = envelope = await asyncio.to_thread(self._upload, envelope)
+            try:
+                # Recorded first: if anything dies from here on, the job is run again.
+                await asyncio.to_thread(self.board.record, envelope)
+                await asyncio.to_thread(self._enqueue, envelope)
+            except BaseException:
+                if "blob" in envelope.payload:
+                    with contextlib.suppress(Exception):
+                        await asyncio.to_thread(self.board.delete_blob, envelope.job_id)
+                raise
             return await job.future
         finally:
             self.jobs.pop(envelope.job_id, None)
+
+    def _upload(self, envelope: Envelope) -> Envelope:
+        payload = dict(envelope.payload)
+        path = Path(payload.pop(UPLOAD))
+        put_blob = getattr(self.board, "put_blob", None)
+        if put_blob is None:
+            payload["path"] = str(path)  # the worker shares this machine's disk
+        else:
+            with open(path, "rb") as source:
+                payload["blob"] = {"name": path.name, **put_blob(envelope.job_id, source)}
+        return attrs.evolve(envelope, payload=payload)
 
     def _enqueue(self, envelope: Envelope) -> None:
         # Huey (and the Redis client it imports) loads on the first job, not at start-up:

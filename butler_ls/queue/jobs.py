@@ -21,6 +21,7 @@ from typing import Any, Literal
 import attrs
 
 from .wake import WakeChannel
+from .wire import QueueKey, Rejected, RejectionLog, load_key
 
 Priority = Literal["interactive", "batch"]
 PRIORITY_VALUE = {"interactive": 100, "batch": 0}
@@ -68,9 +69,11 @@ class SqliteJobBoard:
     """Jobs and inboxes in one SQLite file (WAL) beside the queue, shared by every process
     on the machine; wake-up pipes tell an inbox's reader that results arrived."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, key: QueueKey | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self._key = key
+        self.rejections = RejectionLog()
         self.path = directory / "jobs.db"
         self._local = threading.local()
         # executescript() manages its own transaction.
@@ -91,8 +94,17 @@ class SqliteJobBoard:
                 create table if not exists worker (
                     id text primary key, pid integer, host text, beat real not null,
                     info text not null default '{}');
+                create table if not exists rejected (
+                    id integer primary key check (id = 0), count integer not null);
                 """
         )
+
+    @property
+    def key(self) -> QueueKey:
+        """The queue key, read (or made) on first use: ``load_key`` of this folder."""
+        if self._key is None:
+            self._key = load_key(self.directory)
+        return self._key
 
     # -- connection ------------------------------------------------------------------
 
@@ -126,7 +138,7 @@ class SqliteJobBoard:
         with self._db() as db:
             db.execute(
                 "insert or replace into job values (?, ?, ?, 'queued', null, 0, ?, ?)",
-                (envelope.job_id, envelope.reply_to, _dump(envelope), now, now),
+                (envelope.job_id, envelope.reply_to, self._seal(envelope), now, now),
             )
 
     def take(self, reply_to: str, limit: int = 100) -> list[Message]:
@@ -134,15 +146,20 @@ class SqliteJobBoard:
         rows = (
             self._connection()
             .execute(
-                "select seq, job_id, kind, idx, data from inbox where reply_to = ? "
-                "order by seq limit ?",
+                "select seq, data from inbox where reply_to = ? order by seq limit ?",
                 (reply_to, limit),
             )
             .fetchall()
         )
-        return [
-            Message(seq, job, kind, idx, json.loads(data)) for seq, job, kind, idx, data in rows
-        ]
+        messages, refused = [], []
+        for seq, blob in rows:
+            try:
+                messages.append(open_result(self.key, seq, blob))
+            except Rejected as exc:
+                self.refuse("a result", f"inbox {reply_to}, #{seq}", str(exc))
+                refused.append(seq)
+        self.ack(reply_to, refused)  # never applied, and never in the way again
+        return messages
 
     def ack(self, reply_to: str, seqs: list[int]) -> None:
         """Forget results that were applied."""
@@ -179,12 +196,13 @@ class SqliteJobBoard:
         rows = (
             self._connection()
             .execute(
-                "select envelope, state from job where reply_to = ? order by created",
+                "select id, envelope, state from job where reply_to = ? order by created",
                 (reply_to,),
             )
             .fetchall()
         )
-        return [(_load(blob), state) for blob, state in rows]
+        jobs = [(self._open(job_id, blob), state) for job_id, blob, state in rows]
+        return [(envelope, state) for envelope, state in jobs if envelope is not None]
 
     def owners(self) -> set[str]:
         """Every inbox that has jobs or results waiting."""
@@ -198,10 +216,12 @@ class SqliteJobBoard:
         with self._db() as db:
             rows = db.execute("select id, envelope from job where reply_to = ?", (old,)).fetchall()
             for job_id, blob in rows:
-                moved = attrs.evolve(_load(blob), reply_to=new)
+                envelope = self._open(job_id, blob)
+                if envelope is None:
+                    continue  # refused: it stays where it was, unread
                 db.execute(
                     "update job set reply_to = ?, envelope = ? where id = ?",
-                    (new, _dump(moved), job_id),
+                    (new, self._seal(attrs.evolve(envelope, reply_to=new)), job_id),
                 )
             db.execute("update inbox set reply_to = ? where reply_to = ?", (new, old))
             db.execute("delete from owner_settings where owner = ?", (old,))
@@ -220,7 +240,7 @@ class SqliteJobBoard:
         row = (
             self._connection().execute("select envelope from job where id = ?", (job_id,))
         ).fetchone()
-        return _load(row[0]) if row else None
+        return self._open(job_id, row[0]) if row else None
 
     def counts(self) -> dict[str, int]:
         """Jobs by state, over every submitter."""
@@ -277,7 +297,13 @@ class SqliteJobBoard:
         with self._db() as db:
             db.execute(
                 "insert into inbox (reply_to, job_id, kind, idx, data) values (?, ?, ?, ?, ?)",
-                (envelope.reply_to, envelope.job_id, kind, index, json.dumps(data)),
+                (
+                    envelope.reply_to,
+                    envelope.job_id,
+                    kind,
+                    index,
+                    seal_result(self.key, envelope.job_id, kind, data, index),
+                ),
             )
             if kind in ("final", "error"):
                 db.execute(
@@ -290,18 +316,24 @@ class SqliteJobBoard:
         """Jobs a worker started and never finished, whose worker is gone."""
         rows = (
             self._connection()
-            .execute("select envelope, worker from job where state = 'running' order by created")
+            .execute(
+                "select id, envelope, worker from job where state = 'running' order by created"
+            )
             .fetchall()
         )
-        return [_load(blob) for blob, worker in rows if worker not in alive_workers]
+        jobs = [
+            self._open(job_id, blob) for job_id, blob, worker in rows if worker not in alive_workers
+        ]
+        return [envelope for envelope in jobs if envelope is not None]
 
     def queued(self, older_than: float = 0.0) -> list[Envelope]:
         """Jobs recorded as queued for at least ``older_than`` seconds."""
         rows = self._connection().execute(
-            "select envelope from job where state = 'queued' and updated < ? order by created",
+            "select id, envelope from job where state = 'queued' and updated < ? order by created",
             (time.time() - older_than,),
         )
-        return [_load(blob) for (blob,) in rows.fetchall()]
+        jobs = [self._open(job_id, blob) for job_id, blob in rows.fetchall()]
+        return [envelope for envelope in jobs if envelope is not None]
 
     def requeued(self, job_id: str) -> None:
         """The job's message was enqueued again."""
@@ -335,6 +367,33 @@ class SqliteJobBoard:
         with self._db() as db:
             db.execute("delete from worker where id = ?", (worker_id,))
 
+    # -- signed records ----------------------------------------------------------------
+
+    def _seal(self, envelope: Envelope) -> bytes:
+        return self.key.sign("job", attrs.asdict(envelope))
+
+    def _open(self, job_id: str, blob: bytes) -> Envelope | None:
+        """The envelope of a job record, or None (logged, counted) if this key did not sign it."""
+        try:
+            return open_envelope(self.key, job_id, blob)
+        except Rejected as exc:
+            self.refuse("a job record", job_id, str(exc))
+            return None
+
+    def refuse(self, what: str, where: str, reason: str) -> None:
+        """Report a record or message that is not Butler's: logged once, counted in the store."""
+        if self.rejections.refused(what, where, reason):
+            with self._db() as db:
+                db.execute(
+                    "insert into rejected values (0, 1) "
+                    "on conflict (id) do update set count = count + 1"
+                )
+
+    def rejected(self) -> int:
+        """How many forged, unsigned or foreign records and messages were refused."""
+        row = self._connection().execute("select count from rejected").fetchone()
+        return int(row[0]) if row else 0
+
     def _wake(self, reply_to: str) -> WakeChannel:
         channels = self.__dict__.setdefault("_channels", {})
         if reply_to not in channels:
@@ -355,13 +414,27 @@ def _safe(name: str) -> str:
     return "".join(c for c in name if c.isalnum() or c in "-_")[:64]
 
 
-def _dump(envelope: Envelope) -> bytes:
-    import pickle
+def open_envelope(key: QueueKey, job_id: str, blob: bytes | str | None) -> Envelope:
+    """The envelope a job record holds; Rejected unless ``key`` signed it for ``job_id``."""
+    fields = key.open("job", blob)
+    try:
+        envelope = Envelope(**fields)
+    except TypeError:
+        raise Rejected("not an envelope") from None
+    if envelope.job_id != job_id:
+        raise Rejected("recorded under another job's id")
+    return envelope
 
-    return pickle.dumps(attrs.asdict(envelope), protocol=pickle.HIGHEST_PROTOCOL)
+
+def seal_result(key: QueueKey, job_id: str, kind: str, data: Any, index: int) -> bytes:
+    """A signed inbox entry (any inbox: a gone server's results move to its successor)."""
+    return key.sign("result", {"job_id": job_id, "kind": kind, "idx": index, "data": data})
 
 
-def _load(blob: bytes) -> Envelope:
-    import pickle
-
-    return Envelope(**pickle.loads(blob))
+def open_result(key: QueueKey, seq: int, blob: bytes | str | None) -> Message:
+    """The result an inbox entry holds; Rejected unless ``key`` signed it."""
+    body = key.open("result", blob)
+    try:
+        return Message(seq, str(body["job_id"]), body["kind"], int(body["idx"]), body["data"])
+    except (KeyError, TypeError, ValueError):
+        raise Rejected("not a result") from None

@@ -6,16 +6,19 @@ keep results until acknowledged, heartbeats that tell live workers from dead one
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import pickle
 import time
-from typing import Any
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import attrs
 import redis
 
-from .jobs import Envelope, Message
+from .jobs import Envelope, Message, open_envelope, open_result, seal_result
+from .wire import QueueKey, Rejected, RejectionLog, load_key
 
 PREFIX = "butler:"
 HEARTBEAT_TTL = 5
@@ -26,6 +29,12 @@ CONNECT_SECONDS = 5.0
 SOCKET_SECONDS = 10.0
 """How long a Redis server may take to answer (blocking pops here wait at most 1 s)."""
 
+BLOB_CHUNK = 1 << 20
+"""Files travel to remote workers in pieces this big: memory stays flat on both sides."""
+
+BLOB_TTL = 24 * 3600
+"""An uploaded file nobody collects (its job cancelled, its server gone) expires."""
+
 
 def connection_timeouts() -> dict[str, float]:
     """Socket timeouts for every Redis connection Butler opens."""
@@ -35,12 +44,26 @@ def connection_timeouts() -> dict[str, float]:
 class RedisJobBoard:
     """Jobs, inboxes and worker heartbeats in Redis; blocking pops wake inbox readers."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self, url: str, *, directory: Path | None = None, key: QueueKey | None = None
+    ) -> None:
         if not url:
             raise ValueError("queue.backend is redis but queue.url is not set")
+        self._key = key
+        self._key_directory = directory
+        self.rejections = RejectionLog()
         # Without timeouts a Redis host that does not answer would hang the queue forever.
         self.redis = redis.Redis.from_url(url, **connection_timeouts())
         self._raw: dict[int, bytes] = {}
+
+    @property
+    def key(self) -> QueueKey:
+        """The queue key, read (or made) on first use: ``load_key`` of the queue folder."""
+        if self._key is None:
+            from ..paths import Paths
+
+            self._key = load_key(self._key_directory or Paths.default().queue_dir)
+        return self._key
 
     # -- submitter side --------------------------------------------------------------
 
@@ -52,7 +75,7 @@ class RedisJobBoard:
                 _job(envelope.job_id),
                 mapping={
                     "reply_to": envelope.reply_to,
-                    "envelope": pickle.dumps(attrs.asdict(envelope)),
+                    "envelope": self._seal(envelope),
                     "state": "queued",
                     "worker": "",
                     "attempts": 0,
@@ -66,11 +89,16 @@ class RedisJobBoard:
         """Results waiting in an inbox, oldest first (they stay until ``ack``)."""
         messages = []
         for raw in self.redis.lrange(_inbox(reply_to), 0, limit - 1):
-            data = json.loads(raw)
-            self._raw[data["seq"]] = raw
-            messages.append(
-                Message(data["seq"], data["job_id"], data["kind"], data["idx"], data["data"])
-            )
+            seq, _, blob = raw.partition(b" ")
+            try:
+                message = open_result(self.key, int(seq), blob)
+            except (Rejected, ValueError) as exc:
+                digest = hashlib.sha256(raw).hexdigest()[:12]
+                self.refuse("a result", f"{_inbox(reply_to)}, sha256 {digest}", str(exc))
+                self.redis.lrem(_inbox(reply_to), 1, raw)  # never applied, never in the way
+                continue
+            self._raw[message.seq] = raw
+            messages.append(message)
         return messages
 
     def ack(self, reply_to: str, seqs: list[int]) -> None:
@@ -85,7 +113,7 @@ class RedisJobBoard:
     def delivered(self, job_id: str) -> None:
         """The final result was applied: the job is over."""
         with self.redis.pipeline() as pipe:
-            pipe.delete(_job(job_id))
+            pipe.delete(_job(job_id), _blob(job_id))
             pipe.zrem(PREFIX + "jobs", job_id)
             pipe.execute()
 
@@ -122,8 +150,7 @@ class RedisJobBoard:
             if env.reply_to == old:
                 moved = attrs.evolve(env, reply_to=new)
                 self.redis.hset(
-                    _job(env.job_id),
-                    mapping={"reply_to": new, "envelope": pickle.dumps(attrs.asdict(moved))},
+                    _job(env.job_id), mapping={"reply_to": new, "envelope": self._seal(moved)}
                 )
                 count += 1
         while self.redis.lmove(_inbox(old), _inbox(new), "LEFT", "RIGHT") is not None:
@@ -135,7 +162,7 @@ class RedisJobBoard:
     def envelope(self, job_id: str) -> Envelope | None:
         """The envelope of a recorded job."""
         raw = self.redis.hget(_job(job_id), "envelope")
-        return Envelope(**pickle.loads(raw)) if raw else None
+        return self._open(job_id, raw) if raw else None
 
     def counts(self) -> dict[str, int]:
         """Jobs by state, over every submitter."""
@@ -181,10 +208,10 @@ class RedisJobBoard:
 
     def post(self, envelope: Envelope, kind: str, data: Any, index: int = 0) -> None:
         """Put a result in the submitter's inbox and wake its reader."""
+        sealed = seal_result(self.key, envelope.job_id, kind, data, index)
         seq = self.redis.incr(PREFIX + "seq")
-        message = json.dumps(
-            {"seq": seq, "job_id": envelope.job_id, "kind": kind, "idx": index, "data": data}
-        )
+        # The sequence number stays outside the signature: only ordering and ack use it.
+        message = b"%d %s" % (seq, sealed)
         with self.redis.pipeline() as pipe:
             pipe.rpush(_inbox(envelope.reply_to), message)
             if kind in ("final", "error"):
@@ -241,18 +268,78 @@ class RedisJobBoard:
         self.redis.delete(PREFIX + "worker:" + worker_id)
         self.redis.srem(PREFIX + "workers", worker_id)
 
+    # -- files for remote workers ---------------------------------------------------
+
+    def put_blob(self, job_id: str, source: BinaryIO) -> dict[str, Any]:
+        """Copy a file into Redis in 1 MB pieces; ``{size, sha256, chunks}`` for the payload."""
+        key = _blob(job_id)
+        digest = hashlib.sha256()
+        size = chunks = 0
+        self.redis.delete(key)
+        try:
+            while chunk := source.read(BLOB_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+                chunks += 1
+                with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.rpush(key, chunk)
+                    pipe.expire(key, BLOB_TTL)
+                    pipe.execute()
+        except BaseException:
+            self.redis.delete(key)
+            raise
+        return {"size": size, "sha256": digest.hexdigest(), "chunks": chunks}
+
+    def blob_chunks(self, job_id: str, chunks: int) -> Iterator[bytes]:
+        """The pieces of a job's uploaded file, one at a time; KeyError if it is gone."""
+        key = _blob(job_id)
+        for index in range(chunks):
+            chunk = self.redis.lindex(key, index)
+            if chunk is None:
+                raise KeyError(key)
+            yield chunk
+
+    def delete_blob(self, job_id: str) -> None:
+        """Forget a job's uploaded file."""
+        self.redis.delete(_blob(job_id))
+
+    # -- signed records ----------------------------------------------------------------
+
+    def refuse(self, what: str, where: str, reason: str) -> None:
+        """Report a record or message that is not Butler's: logged once, counted in Redis."""
+        if self.rejections.refused(what, where, reason):
+            self.redis.incr(PREFIX + "rejected")
+
+    def rejected(self) -> int:
+        """How many forged, unsigned or foreign records and messages were refused."""
+        return int(self.redis.get(PREFIX + "rejected") or 0)
+
     def close(self) -> None:
         """Close the connection pool."""
         self.redis.close()
 
+    def _seal(self, envelope: Envelope) -> bytes:
+        return self.key.sign("job", attrs.asdict(envelope))
+
+    def _open(self, job_id: str, raw: bytes | None) -> Envelope | None:
+        try:
+            return open_envelope(self.key, job_id, raw)
+        except Rejected as exc:
+            self.refuse("a job record", _job(job_id), str(exc))
+            return None
+
     def _jobs(self) -> list[tuple[Envelope, str, str]]:
         jobs = []
         for raw_id in self.redis.zrange(PREFIX + "jobs", 0, -1):
-            fields = self.redis.hgetall(_job(raw_id.decode()))
+            job_id = raw_id.decode(errors="replace")
+            fields = self.redis.hgetall(_job(job_id))
             if not fields:
                 continue
-            envelope = Envelope(**pickle.loads(fields[b"envelope"]))
-            jobs.append((envelope, fields[b"state"].decode(), fields[b"worker"].decode()))
+            envelope = self._open(job_id, fields.get(b"envelope"))
+            if envelope is None:
+                continue
+            state = fields.get(b"state", b"").decode(errors="replace")
+            jobs.append((envelope, state, fields.get(b"worker", b"").decode(errors="replace")))
         return jobs
 
 
@@ -266,3 +353,7 @@ def _inbox(reply_to: str) -> str:
 
 def _wake(reply_to: str) -> str:
     return f"{PREFIX}wake:{reply_to}"
+
+
+def _blob(job_id: str) -> str:
+    return f"{PREFIX}blob:{job_id}"

@@ -6,11 +6,16 @@ There is one Huey task, ``butler.run_job``; what it does is named by the envelop
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import logging
 import os
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -49,6 +54,9 @@ class JobContext:
     threads: int = 1
     """CPU threads the handler may use (fewer under pressure, for interactive work)."""
 
+    scratch: Path | None = None
+    """Where uploaded files are put back together (default: the system's temporary folder)."""
+
     _index: int = 0
 
     def cancelled(self) -> bool:
@@ -59,6 +67,47 @@ class JobContext:
         """Send one partial result to the submitter, now."""
         self.board.post(self.envelope, "partial", data, index=self._index)
         self._index += 1
+
+    @contextlib.contextmanager
+    def uploaded_file(self, blob: dict[str, Any]) -> Iterator[Path]:
+        """The file the submitter streamed into the store, as a private temporary file.
+
+        Its size and SHA-256 (from the signed envelope) are checked before it is used;
+        the file and the store's copy are deleted when the block ends.
+        """
+        chunks_of = getattr(self.board, "blob_chunks", None)
+        if chunks_of is None:
+            raise JobFailed("this job's file was uploaded to Redis, but this worker serves SQLite")
+        job_id = self.envelope.job_id
+        try:
+            if self.scratch is not None:
+                self.scratch.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with tempfile.TemporaryDirectory(prefix="upload-", dir=self.scratch) as folder:
+                path = Path(folder) / f"upload{_suffix(blob.get('name'))}"
+                digest, size = hashlib.sha256(), 0
+                try:
+                    with open(path, "wb") as out:
+                        for chunk in chunks_of(job_id, int(blob["chunks"])):
+                            digest.update(chunk)
+                            size += len(chunk)
+                            out.write(chunk)
+                except KeyError:
+                    raise JobFailed(
+                        "the uploaded file is gone from Redis (uploads expire after a day, "
+                        "or Redis lost them); send it again"
+                    ) from None
+                expected = str(blob.get("sha256", ""))
+                if size != blob.get("size") or not hmac.compare_digest(
+                    digest.hexdigest(), expected
+                ):
+                    raise JobFailed(
+                        "the uploaded file does not match its checksum (altered or cut short "
+                        "in Redis); send it again"
+                    )
+                yield path
+        finally:
+            with contextlib.suppress(Exception):
+                self.board.delete_blob(job_id)
 
 
 class JobFailed(Exception):
@@ -98,10 +147,12 @@ class Runner:
         board: SqliteJobBoard,
         worker_id: str,
         decide: Callable[[Envelope, int], Any] | None = None,
+        scratch: Path | None = None,
     ) -> None:
         self.board = board
         self.worker_id = worker_id
         self.decide = decide
+        self.scratch = scratch
         self.current: dict[str, str] = {}
         self._lock = threading.Lock()
         self.last_throttle: str | None = None
@@ -149,7 +200,7 @@ class Runner:
         try:
             if func is None:
                 raise JobFailed(f"this worker has no handler for jobs of kind {envelope.kind!r}")
-            context = JobContext(envelope, self.board, threads)
+            context = JobContext(envelope, self.board, threads, self.scratch)
             if low_priority:
                 result = _in_low_priority_thread(func, context, envelope.payload)
             else:
@@ -202,6 +253,12 @@ def _in_low_priority_thread(func: Handler, context: JobContext, payload: dict[st
     if "error" in outcome:
         raise outcome["error"]
     return outcome.get("result")
+
+
+def _suffix(name: Any) -> str:
+    """The file's extension, if it is a plain one (decoders may go by it)."""
+    suffix = Path(str(name or "")).suffix
+    return suffix if 1 < len(suffix) <= 10 and suffix[1:].isalnum() else ""
 
 
 def register(huey: Huey, runner: Runner | None = None) -> TaskWrapper:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
+import pickle
 import threading
 import time
 from pathlib import Path
@@ -11,6 +14,7 @@ import pytest
 
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, SqliteJobBoard
+from butler_ls.queue.tasks import JobContext, JobFailed
 from butler_ls.queue.wake import WakeChannel
 
 
@@ -21,7 +25,7 @@ def board(request, tmp_path: Path):
     else:
         from butler_ls.queue.redis_jobs import RedisJobBoard
 
-        board = RedisJobBoard(request.getfixturevalue("redis_url"))
+        board = RedisJobBoard(request.getfixturevalue("redis_url"), directory=tmp_path / "queue")
     yield board
     board.close()
 
@@ -135,3 +139,84 @@ def test_client_skips_repeated_partials_and_applies_each_once(tmp_path: Path):
     asyncio.run(scenario())
     assert board.take("me") == []  # everything acknowledged
     assert board.counts() == {}
+
+
+@pytest.fixture
+def redis_board(redis_url: str, tmp_path: Path):
+    from butler_ls.queue.redis_jobs import RedisJobBoard
+
+    board = RedisJobBoard(redis_url, directory=tmp_path / "queue")
+    yield board
+    board.close()
+
+
+def test_a_file_streams_through_redis_in_pieces_and_comes_back_checked(redis_board, tmp_path: Path):
+    source = tmp_path / "talk.wav"
+    source.write_bytes(os.urandom(2_500_000))
+    job = envelope()
+    with open(source, "rb") as stream:
+        blob = {"name": "talk.wav", **redis_board.put_blob(job.job_id, stream)}
+    assert blob["chunks"] == 3 and blob["size"] == 2_500_000
+    assert blob["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    key = f"butler:blob:{job.job_id}"
+    assert 0 < redis_board.redis.ttl(key) <= 24 * 3600, "an upload nobody collects expires"
+    context = JobContext(job, redis_board, scratch=tmp_path / "uploads")
+    with context.uploaded_file(blob) as copy:
+        assert copy.suffix == ".wav" and copy.read_bytes() == source.read_bytes()
+        assert (copy.parent.stat().st_mode & 0o077) == 0, "the copy is private"
+    assert not copy.exists() and not redis_board.redis.exists(key), "both copies are gone"
+
+
+def test_an_altered_or_missing_upload_fails_the_job(redis_board, tmp_path: Path):
+    job = envelope()
+    with open(__file__, "rb") as stream:
+        blob = redis_board.put_blob(job.job_id, stream)
+    redis_board.redis.lset(f"butler:blob:{job.job_id}", 0, b"altered")
+    context = JobContext(job, redis_board, scratch=tmp_path)
+    with pytest.raises(JobFailed, match="checksum"), context.uploaded_file(blob):
+        pass
+    with pytest.raises(JobFailed, match="gone from Redis"), context.uploaded_file(blob):
+        pass
+
+
+def test_forged_redis_job_records_are_refused_not_unpickled(redis_board, tmp_path: Path):
+    marker = tmp_path / "marker"
+
+    class WritesMarker:
+        def __reduce__(self):
+            return (Path.write_text, (marker, "pwned"))
+
+    real = envelope()
+    redis_board.record(real)
+    redis = redis_board.redis
+    redis.hset("butler:job:forged", mapping={"envelope": pickle.dumps(WritesMarker())})
+    redis.hset("butler:job:forged", mapping={"state": "queued", "worker": "", "reply_to": "me"})
+    redis.zadd("butler:jobs", {"forged": 0})
+    redis.rpush("butler:inbox:me", b'{"seq": 1, "job_id": "x", "kind": "final", "data": {}}')
+    assert redis_board.counts() == {"queued": 1}
+    assert [e.job_id for e, _ in redis_board.jobs_of("me")] == [real.job_id]
+    assert redis_board.envelope("forged") is None
+    assert redis_board.take("me") == []
+    assert redis.llen("butler:inbox:me") == 0, "a forged result is dropped"
+    assert redis_board.rejected() == 2
+    assert not marker.exists()
+
+
+def test_an_upload_reaches_a_local_worker_as_its_path(tmp_path: Path):
+    board = SqliteJobBoard(tmp_path / "queue")
+    enqueued: list[dict] = []
+
+    class Task:
+        def __call__(self, data, priority):
+            enqueued.append(data)
+
+    async def scenario():
+        client = JobClient(board, Task, asyncio.get_running_loop(), owner="me")
+        job = asyncio.ensure_future(client.submit("echo", {"upload": __file__}))
+        while not enqueued:
+            await asyncio.sleep(0.01)
+        job.cancel()
+
+    asyncio.run(scenario())
+    assert enqueued[0]["payload"] == {"path": __file__}
+    board.close()
