@@ -79,7 +79,8 @@ def _check_redis(url: str | None, directory: Path) -> tuple[Check, QueueTarget |
     try:
         from .queue.redis_jobs import RedisJobBoard
 
-        board = RedisJobBoard(url)  # its client gives up on a Redis that does not answer
+        # Its client gives up on a Redis that does not answer; its key is the server's.
+        board = RedisJobBoard(url, directory=directory)
         board.redis.ping()
         counts = board.counts()
     except Exception as exc:

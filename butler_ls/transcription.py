@@ -6,7 +6,6 @@ stream out as they are decoded, and a cancel flag is checked between segments.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
@@ -306,13 +305,18 @@ def load(
 
 def run_job(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """The worker's ``transcribe`` job: audio from a path, an uploaded file, bytes or PCM."""
-    with contextlib.ExitStack() as stack:
-        if "blob" in payload:
-            # Streamed through Redis by a server on another machine: put back together
-            # on disk (checked against its digest) and decoded from there, in windows.
-            path = stack.enter_context(ctx.uploaded_file(payload["blob"]))
-            payload = {**payload, "path": str(path)}
+    if "blob" not in payload:
         return _transcribe_payload(ctx, payload)
+    # Streamed through Redis by a server on another machine: put back together on disk
+    # (checked against its digest) and decoded from there, in windows.
+    with ctx.uploaded_file(payload["blob"]) as path:
+        try:
+            return _transcribe_payload(ctx, {**payload, "path": str(path)})
+        except ButlerError as exc:
+            # The user knows the file by its own name, not by the worker's copy.
+            name = str(payload["blob"].get("name") or "the file")
+            exc.args = (str(exc).replace(str(path), name),)
+            raise
 
 
 def _transcribe_payload(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:

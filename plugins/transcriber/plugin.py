@@ -15,7 +15,7 @@ from typing import Any, Literal
 import attrs
 from lsprotocol import types
 
-from butler_ls.commands import PositionArgument
+from butler_ls.commands import FilePath, PositionArgument
 from butler_ls.config import to_wire
 from butler_ls.editing import Anchor, DocumentClosed
 from butler_ls.errors import ButlerError, InvalidArguments
@@ -25,13 +25,15 @@ from butler_ls.subtitles import Segment, normalize_format, render
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = {"text": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json"}
+DEFAULT_MAX_FILE_MB = 500
+MB = 1 << 20
 
 
 @attrs.frozen
 class TranscribeFileArguments:
     """Argument of ``butler.transcribeFile``."""
 
-    path: str
+    path: FilePath
     """The audio file (relative paths start at the workspace folder)."""
 
     target: Literal["return", "newDocument", "cursor"] = "return"
@@ -214,10 +216,33 @@ class TranscriberPlugin(Plugin):
         return path
 
     async def _audio_payload(self, path: Path) -> dict[str, Any]:
-        # A local worker reads the file itself (and streams it); a remote one gets the bytes.
-        if self.ctx.settings.queue.backend == "redis":
-            return {"audio": await asyncio.to_thread(path.read_bytes), "name": path.name}
-        return {"path": str(path)}
+        # A local worker reads the file itself (and streams it). Through Redis the file
+        # is streamed into Redis in pieces, so it must fit there: refused before any read.
+        if self.ctx.settings.queue.backend != "redis":
+            return {"path": str(path)}
+        limit = self.max_file_mb()
+        size = (await asyncio.to_thread(path.stat)).st_size
+        if size > limit * MB:
+            raise InvalidArguments(
+                f"path: {path.name} is {size / MB:,.0f} MB, over the {limit:g} MB that "
+                f"transcriber.maxFileMb allows with the redis queue (the file is copied "
+                f"through Redis to the worker); raise transcriber.maxFileMb, or use the "
+                f"sqlite queue, whose worker reads the file in place",
+                field="path",
+            )
+        return {"upload": str(path)}
+
+    def max_file_mb(self) -> float:
+        """``transcriber.maxFileMb``: the largest file sent through Redis (a positive number)."""
+        value = self.ctx.plugin_settings.get("maxFileMb", DEFAULT_MAX_FILE_MB)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            logger.warning(
+                "transcriber.maxFileMb must be a positive number of megabytes, not %r; using %d",
+                value,
+                DEFAULT_MAX_FILE_MB,
+            )
+            return DEFAULT_MAX_FILE_MB
+        return float(value)
 
 
 class Progress:
