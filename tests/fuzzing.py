@@ -26,9 +26,9 @@ class RawLspClient:
     """butler-ls in a subprocess; a reader thread answers its requests like an editor would
     and files responses by id, so a missing answer is a time-out, not a hang."""
 
-    def __init__(self, env: dict[str, str], cwd: Path) -> None:
+    def __init__(self, env: dict[str, str], cwd: Path, command: list[str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "butler_ls"],
+            command or [sys.executable, "-m", "butler_ls"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
