@@ -281,10 +281,12 @@ class RedisJobBoard:
                 digest.update(chunk)
                 size += len(chunk)
                 chunks += 1
-                with self.redis.pipeline(transaction=False) as pipe:
-                    pipe.rpush(key, chunk)
-                    pipe.expire(key, BLOB_TTL)
-                    pipe.execute()
+                # One piece per command, outside pipelines: a pipeline's error quotes its
+                # commands, and these hold the user's audio.
+                self.redis.rpush(key, chunk)
+                if chunks == 1:
+                    self.redis.expire(key, BLOB_TTL)
+            self.redis.expire(key, BLOB_TTL)
         except BaseException:
             self.redis.delete(key)
             raise

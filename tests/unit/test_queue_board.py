@@ -220,3 +220,44 @@ def test_an_upload_reaches_a_local_worker_as_its_path(tmp_path: Path):
     asyncio.run(scenario())
     assert enqueued[0]["payload"] == {"path": __file__}
     board.close()
+
+
+def describe(exc: BaseException) -> str:
+    from tests.helpers import load_plugin_module
+
+    plugin = load_plugin_module("task_queue", "plugin")
+    return plugin.describe_queue_error(exc, "redis://:secret@10.0.0.5:6379/0")
+
+
+def test_queue_errors_name_their_real_cause():
+    import redis
+
+    refused = redis.ConnectionError("Error 111 connecting to 10.0.0.5:6379. Connection refused.")
+    assert describe(refused).startswith("cannot reach Redis at redis://:***@10.0.0.5:6379/0")
+    lost = redis.ConnectionError("Error 32 while writing to socket. Broken pipe.")
+    assert describe(lost).startswith("lost the connection to Redis at redis://:***@")
+    slow = redis.TimeoutError("Timeout reading from socket")
+    assert "did not answer in time" in describe(slow)
+    for exc in (lost, slow):
+        assert "start redis-server" not in describe(exc), "it was reachable"
+    assert "secret" not in describe(refused) + describe(lost) + describe(slow)
+
+
+def test_a_full_redis_is_named_as_such_and_the_partial_upload_removed(redis_board, tmp_path: Path):
+    """Redis at its maxmemory refuses the pieces: the error says so, not 'cannot reach'."""
+    source = tmp_path / "talk.wav"
+    source.write_bytes(os.urandom(6_000_000))
+    store = redis_board.redis
+    used = int(store.info("memory")["used_memory"])
+    store.config_set("maxmemory", used + 2_000_000)
+    job = envelope()
+    try:
+        with pytest.raises(Exception) as caught, open(source, "rb") as stream:
+            redis_board.put_blob(job.job_id, stream)
+    finally:
+        store.config_set("maxmemory", 0)
+    assert type(caught.value).__name__ == "OutOfMemoryError" or "OOM" in str(caught.value)
+    message = describe(caught.value)
+    assert message.startswith("Redis at redis://:***@10.0.0.5:6379/0 refused the request")
+    assert "raise its maxmemory" in message and "transcriber.maxFileMb" in message
+    assert not store.exists(f"butler:blob:{job.job_id}")
