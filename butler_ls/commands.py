@@ -217,6 +217,10 @@ def _describe_problem(exc: BaseException, kind: type | None) -> str:
     # Our own checks say what is wrong; cattrs' default would only say "invalid value".
     if type(exc) is ValueError and exc.args:
         return str(exc)
+    if isinstance(exc, cattrs.ForbiddenExtraKeysError):
+        names = ", ".join(shown(name) for name in sorted(exc.extra_fields)[:5])
+        more = len(exc.extra_fields) - 5
+        return f"extra fields found ({names}" + (f" and {more} more)" if more > 0 else ")")
     return cattrs.v.format_exception(exc, kind)
 
 
