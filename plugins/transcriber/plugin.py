@@ -20,6 +20,7 @@ from butler_ls.config import to_wire
 from butler_ls.editing import Anchor, DocumentClosed
 from butler_ls.errors import ButlerError, InvalidArguments
 from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.safe_write import atomic_write
 from butler_ls.subtitles import Segment, normalize_format, render
 
 logger = logging.getLogger(__name__)
@@ -183,7 +184,8 @@ class TranscriberPlugin(Plugin):
             self.ctx.server.show_warning(f"Butler: {answer['warning']}")
         if args.target == "newDocument":
             output = _unique(path.with_suffix(EXTENSIONS[fmt]))
-            output.write_text(answer["formatted"], encoding="utf-8")
+            # Yours, not Butler's: your umask, not the server's private one; off the loop.
+            await asyncio.to_thread(atomic_write, output, answer["formatted"])
             answer["uri"] = output.as_uri()
             window = self.ctx.server.client_capabilities.window
             can_show = bool(window and window.show_document and window.show_document.support)

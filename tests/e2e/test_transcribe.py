@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -71,6 +72,8 @@ async def test_new_document_target_writes_a_file_and_shows_it(
     output = tmp_path / "memo.srt"
     assert answer["uri"] == output.as_uri()
     assert output.read_text() == answer["formatted"]
+    # The transcript is the user's file: their umask (022 here), not the server's 077.
+    assert output.stat().st_mode & 0o777 == 0o666 & ~_umask()
     assert client.shown_documents[-1].uri == output.as_uri()
     again = await transcribe(client, audio, target="newDocument", format="srt")
     assert again["uri"] == (tmp_path / "memo-1.srt").as_uri()  # never overwrites
@@ -271,3 +274,9 @@ def test_command_line_transcribes_with_the_same_engine(butler_env: dict[str, str
     )
     assert missing.returncode == 1
     assert "/no/such.wav does not exist" in missing.stderr
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
