@@ -131,7 +131,12 @@ class JobClient:
         if put_blob is None:
             payload["path"] = str(path)  # the worker shares this machine's disk
         else:
-            with open(path, "rb") as source:
+            try:
+                source = open(path, "rb")  # noqa: SIM115 (closed below; its errors are the job's)
+            except OSError as exc:
+                message = f"{path.name} cannot be read: {exc.strerror}; make it readable"
+                raise JobError(message) from None
+            with source:
                 payload["blob"] = {"name": path.name, **put_blob(envelope.job_id, source)}
         return attrs.evolve(envelope, payload=payload)
 

@@ -12,57 +12,36 @@ import os
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import attrs
 
+# Envelope, Message and Priority are part of this module's public names.
+from .envelope import (
+    PRIORITY_VALUE,
+    Envelope,
+    Message,
+    Priority,
+    open_envelope,
+    open_result,
+    seal_result,
+)
 from .wake import WakeChannel
 from .wire import QueueKey, Rejected, RejectionLog, load_key
 
-Priority = Literal["interactive", "batch"]
-PRIORITY_VALUE = {"interactive": 100, "batch": 0}
-
-
-@attrs.frozen
-class Envelope:
-    """Everything a worker needs to run a job; nothing refers to the submitter's disk."""
-
-    kind: str
-    """Name of the job handler in the worker (``echo``, ``sleep``, ``transcribe``...)."""
-
-    payload: dict[str, Any]
-    """Arguments of the handler; may hold bytes (audio), so remote workers need no disk."""
-
-    reply_to: str
-    """Inbox of the submitter, where partial and final results go."""
-
-    priority: Priority = "batch"
-    """Interactive work goes first and is never deferred."""
-
-    throttle: dict[str, Any] = attrs.field(factory=dict)
-    """The submitter's ``throttle.*`` settings (camelCase), applied by the worker."""
-
-    job_id: str = attrs.field(factory=lambda: uuid.uuid4().hex)
-    """Unique id of the job."""
-
-
-@attrs.frozen
-class Message:
-    """One result in an inbox."""
-
-    seq: int
-    """Position in the inbox; results of one job arrive in this order."""
-
-    job_id: str
-    kind: Literal["started", "partial", "final", "error", "throttled"]
-    index: int
-    """Ordinal of a partial within its job (a re-run repeats them; the client skips seen ones)."""
-
-    data: Any
+__all__ = [
+    "PRIORITY_VALUE",
+    "Envelope",
+    "Message",
+    "Priority",
+    "SqliteJobBoard",
+    "open_envelope",
+    "open_result",
+    "seal_result",
+]
 
 
 class SqliteJobBoard:
@@ -412,29 +391,3 @@ class SqliteJobBoard:
 
 def _safe(name: str) -> str:
     return "".join(c for c in name if c.isalnum() or c in "-_")[:64]
-
-
-def open_envelope(key: QueueKey, job_id: str, blob: bytes | str | None) -> Envelope:
-    """The envelope a job record holds; Rejected unless ``key`` signed it for ``job_id``."""
-    fields = key.open("job", blob)
-    try:
-        envelope = Envelope(**fields)
-    except TypeError:
-        raise Rejected("not an envelope") from None
-    if envelope.job_id != job_id:
-        raise Rejected("recorded under another job's id")
-    return envelope
-
-
-def seal_result(key: QueueKey, job_id: str, kind: str, data: Any, index: int) -> bytes:
-    """A signed inbox entry (any inbox: a gone server's results move to its successor)."""
-    return key.sign("result", {"job_id": job_id, "kind": kind, "idx": index, "data": data})
-
-
-def open_result(key: QueueKey, seq: int, blob: bytes | str | None) -> Message:
-    """The result an inbox entry holds; Rejected unless ``key`` signed it."""
-    body = key.open("result", blob)
-    try:
-        return Message(seq, str(body["job_id"]), body["kind"], int(body["idx"]), body["data"])
-    except (KeyError, TypeError, ValueError):
-        raise Rejected("not a result") from None

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 import attrs
 import redis
 
-from .jobs import Envelope, Message, open_envelope, open_result, seal_result
+from .envelope import Envelope, Message, open_envelope, open_result, seal_result
 from .wire import QueueKey, Rejected, RejectionLog, load_key
 
 PREFIX = "butler:"
