@@ -9,13 +9,11 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Callable, Coroutine, Generator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
-from pygls.lsp.server import LanguageServer
-from pygls.protocol.language_server import LanguageServerProtocol, lsp_method
 from pygls.workspace import TextDocument
 
 from . import __version__, events
@@ -26,34 +24,14 @@ from .core_commands import register_core_commands
 from .log import LspLogHandler
 from .paths import Paths, builtin_plugins_dir
 from .plugin_manager import PluginManager
+from .protocol import ButlerProtocol, ResilientLanguageServer
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "butler"
 
 
-class ButlerProtocol(LanguageServerProtocol):
-    """pygls' protocol with a shutdown that is safe while commands are still running."""
-
-    @lsp_method(types.SHUTDOWN)
-    def lsp_shutdown(self, *args: Any) -> Generator[Any, Any, None]:
-        """Shut down: run Butler's handler, then cancel the requests still in flight.
-
-        pygls 2.1 reads the id of "this" request only after the handler's awaits (by
-        then it may be another message's, and the shutdown itself got cancelled), and
-        cancels while iterating the live dict, which a command's future changes at once.
-        """
-        current_id = self.msg_id
-        if (user_handler := self.fm.features.get(types.SHUTDOWN)) is not None:
-            yield user_handler, args, None
-        for msg_id, future in list(self._request_futures.items()):
-            if msg_id != current_id and not future.done():
-                future.cancel()
-        self._shutdown = True
-        return None
-
-
-class ButlerServer(LanguageServer):
+class ButlerServer(ResilientLanguageServer):
     """The language server; one per editor session."""
 
     def __init__(self, paths: Paths | None = None) -> None:
