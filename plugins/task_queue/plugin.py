@@ -1,7 +1,8 @@
 """The ``task_queue`` plugin: background jobs for other plugins, and the worker they run in.
 
 Provides ``queue.jobs`` (submit a job, stream its results), the worker and queue parts
-of ``butler.status``, and ``butler.queue.status``.
+of ``butler.status``, and ``butler.queue.status``. Board calls run on the queue's own
+threads, and status waits at most ``STATUS_WAIT`` for them before it answers what it knew.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +23,17 @@ from butler_ls.plugin_api import Plugin, PluginContext
 from butler_ls.processes import pid_alive
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, Priority, SqliteJobBoard
-from butler_ls.queue.supervisor import Supervisor
+from butler_ls.queue.supervisor import BoardCalls, LastKnown, Supervisor
 
 logger = logging.getLogger(__name__)
 
 
 ADOPT_SECONDS = 5.0
+STATUS_WAIT = 0.5
+"""How long a status answer waits for the job board before it answers what it last knew."""
+OPENING_SLOW = 2.0  # status says "opening" once opening the queue took this long
+WORKERS_FRESH = 1.0  # Jobs.workers() starts a new read when its answer is older than this
+CLOSE_WAIT = 5.0  # how long deactivation waits for each last word with the board
 
 
 def owner_is_gone(owner: str) -> bool:
@@ -82,18 +89,30 @@ class Jobs:
             raise
 
     def cancel(self, job_id: str) -> None:
-        """Ask the worker to stop ``job_id`` (blocking: call it from a thread)."""
-        self._plugin.board.cancel(job_id)
+        """Ask the worker to stop ``job_id``; returns at once, from the loop or any thread.
+
+        The request goes out on the queue's own threads, so a stalled Redis holds none
+        of the caller's.
+        """
+        plugin = self._plugin
+        if plugin.board is None:
+            return  # nothing was ever submitted
+        plugin.calls.send(plugin.board.cancel, job_id, what=f"cancelling job {job_id}")
 
     def workers(self) -> dict[str, Any]:
-        """Live workers and what they report (models in memory, running jobs)."""
-        board = self._plugin.board
-        if board is None or self._plugin.open_error:
+        """Live workers and what they report (models in memory, running jobs), as last read.
+
+        Never waits for the board: a read starts in the background when the answer is
+        older than a second (the supervisor also reads every half second).
+        """
+        plugin = self._plugin
+        if plugin.board is None or plugin.open_error:
             return {}
-        try:
-            return board.workers()
-        except Exception:
-            return {}
+        seen = plugin.workers_seen
+        if seen.updated is None or time.monotonic() - seen.updated > WORKERS_FRESH:
+            with contextlib.suppress(RuntimeError):  # no running loop: keep the last answer
+                seen.kick()
+        return dict(seen.value)
 
     def on_recovered(self, kind: str, handler: Any) -> None:
         """Receive results of ``kind`` jobs that a server which is gone submitted.
@@ -130,15 +149,38 @@ class TaskQueuePlugin(Plugin):
         self.client: JobClient | None = None
         self.open_error: str | None = None
         self._opened = asyncio.Event()
+        self._opening_since = time.monotonic()
+        self._closing = False
+        self._settings_wanted = False
+        self._sharing: asyncio.Task[None] | None = None
+        # The queue's own threads: every board call from the event loop goes through them.
+        self.calls = BoardCalls()
+        self.where = f"the queue at {redact_url(self.url)}" if self.url else "the queue"
+        if self.backend == "sqlite":
+            self.where = f"the queue in {self.directory}"
+        self.workers_seen = self._last_known(lambda: self.board.workers(), {})
+        self.counts_seen = self._last_known(lambda: self.board.counts(), {})
         ctx.provide("queue.jobs", Jobs(self))
         ctx.provide("status.worker", self.worker_status)
         ctx.provide("status.queue", self.queue_status)
         ctx.command("butler.queue.status", self.queue_status_command)
         ctx.run_task(self._open(), "open-queue")
 
+    def _last_known(self, read: Any, initial: Any) -> LastKnown:
+        return LastKnown(
+            self.calls,
+            read,
+            initial,
+            where=self.where,
+            describe=lambda exc: describe_queue_error(exc, self.url),
+        )
+
     async def _open(self) -> None:
         try:
-            self.board = await asyncio.to_thread(self._make_board)
+            board = await self.calls.run(self._make_board)
+            if self._closing:
+                return  # the server stopped while the queue was opening
+            self.board = board
             self.client = JobClient(
                 self.board,
                 self._make_task,
@@ -146,8 +188,10 @@ class TaskQueuePlugin(Plugin):
                 before_submit=self._before_submit,
             )
             self.client.orphan_handler = self._recovered_result
-            await asyncio.to_thread(self._share_settings)
+            await self.calls.run(self._share_settings)
         except Exception as exc:
+            if self._closing:
+                return
             self.open_error = describe_queue_error(exc, self.url)
             logger.warning("the task queue cannot open: %s", self.open_error)
             self.ctx.server.show_warning(f"Butler's task queue cannot open: {self.open_error}")
@@ -155,7 +199,11 @@ class TaskQueuePlugin(Plugin):
         finally:
             self._opened.set()
         self.supervisor = Supervisor(
-            self.board, self.directory, redis_url=self.url, log_dir=self.ctx.server.paths.log_dir
+            self.board,
+            self.directory,
+            redis_url=self.url,
+            log_dir=self.ctx.server.paths.log_dir,
+            workers=self.workers_seen,
         )
         self.client.start()
         self.ctx.connect(events.config_changed, self._settings_changed)
@@ -187,21 +235,26 @@ class TaskQueuePlugin(Plugin):
         while True:
             try:
                 adopted = 0
-                for owner in await asyncio.to_thread(self.board.owners):
+                for owner in await self.calls.run(self.board.owners):
                     if owner != self.client.owner and owner_is_gone(owner):
-                        adopted += await asyncio.to_thread(
+                        adopted += await self.calls.run(
                             self.board.reassign, owner, self.client.owner
                         )
                         logger.info("took over the queue inbox of %s, which is gone", owner)
                 if adopted:
                     # Their interrupted jobs need a worker to run again.
                     await self.supervisor.ensure()
-            except Exception:
-                logger.exception("adopting the jobs of stopped servers failed")
+            except Exception as exc:
+                if "redis" in type(exc).__module__ or isinstance(exc, TimeoutError):
+                    # A Redis that stalls or went away: its reason is enough, not a traceback.
+                    reason = describe_queue_error(exc, self.url)
+                    logger.warning("adopting the jobs of stopped servers failed: %s", reason)
+                else:
+                    logger.exception("adopting the jobs of stopped servers failed")
             await asyncio.sleep(ADOPT_SECONDS)
 
     async def _recovered_result(self, message: Any) -> None:
-        envelope = await asyncio.to_thread(self.board.envelope, message.job_id)
+        envelope = await self.calls.run(self.board.envelope, message.job_id)
         handler = self.recovery.get(envelope.kind) if envelope else None
         if handler is None:
             logger.info(
@@ -221,7 +274,16 @@ class TaskQueuePlugin(Plugin):
             await result
 
     def _settings_changed(self, sender: Any, **kwargs: Any) -> None:
-        self.ctx.run_task(asyncio.to_thread(self._share_settings), "share-settings")
+        # One sharing task at a time, sending the latest settings: changes made while
+        # the board is stalled do not pile up calls behind it.
+        self._settings_wanted = True
+        if self._sharing is None or self._sharing.done():
+            self._sharing = self.ctx.run_task(self._share_latest(), "share-settings")
+
+    async def _share_latest(self) -> None:
+        while self._settings_wanted:
+            self._settings_wanted = False
+            await self.calls.run(self._share_settings)
 
     def _share_settings(self) -> None:
         assert self.client is not None
@@ -239,43 +301,63 @@ class TaskQueuePlugin(Plugin):
 
     async def deactivate(self) -> None:
         """Stop reading results and stop our worker (results wait for the next session)."""
-        await self._opened.wait()
+        self._closing = True  # a queue still opening closes itself when it gets there
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._opened.wait(), CLOSE_WAIT)
         if self.client is not None:
-            self.client.close()
+            with contextlib.suppress(Exception):  # a stalled board: the reader is a daemon
+                await asyncio.wait_for(self.calls.run(self.client.close), CLOSE_WAIT)
         if self.supervisor is not None:
             await self.supervisor.stop()
         if self.board is not None and self.client is not None:
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.board.forget_owner, self.client.owner)
+                await asyncio.wait_for(
+                    self.calls.run(self.board.forget_owner, self.client.owner), CLOSE_WAIT
+                )
+        self.calls.close()
 
-    def worker_status(self) -> dict[str, Any]:
-        """The worker part of ``butler.status``."""
+    async def worker_status(self, wait: float = STATUS_WAIT) -> dict[str, Any]:
+        """The worker part of ``butler.status``; waits at most ``wait`` s for the board."""
         if self.supervisor is None:
             state = "unavailable" if self.open_error else "not started"
             return {"state": state, **({"reason": self.open_error} if self.open_error else {})}
-        return self.supervisor.status()
+        stale = await self.workers_seen.get(wait)
+        answer = self.supervisor.status()
+        if stale is not None:
+            # The state is what was last known; the reason says why it may be out of date.
+            answer["reason"] = stale
+            answer["stale"] = True
+        return answer
 
-    def queue_status(self) -> dict[str, Any]:
-        """The queue part of ``butler.status``."""
+    async def queue_status(self, wait: float = STATUS_WAIT) -> dict[str, Any]:
+        """The queue part of ``butler.status``; waits at most ``wait`` s for the board."""
         answer: dict[str, Any] = {"backend": self.backend, "pending": 0, "running": 0}
-        if self.board is None or self.open_error:
-            if self.open_error:
-                answer["error"] = self.open_error
+        if self.open_error:
+            answer["error"] = self.open_error
             return answer
-        try:
-            counts = self.board.counts()
-        except Exception as exc:
-            answer["error"] = describe_queue_error(exc, self.url)
+        if self.board is None:
+            waited = time.monotonic() - self._opening_since
+            if waited > OPENING_SLOW:
+                answer["state"] = "opening"
+                answer["reason"] = f"{self.where} did not answer within {waited:.1f} s"
             return answer
+        stale = await self.counts_seen.get(wait)
+        counts = self.counts_seen.value
         answer["pending"] = counts.get("queued", 0)
         answer["running"] = counts.get("running", 0)
+        if stale is not None:
+            answer["state"] = "not answering"
+            answer["reason"] = answer["error"] = stale
+            answer["stale"] = True
         return answer
 
     async def queue_status_command(self, _: Any) -> dict[str, Any]:
         """``butler.queue.status``: backend, pending, running, throttled?, worker."""
-        await self._opened.wait()
-        answer = await asyncio.to_thread(self.queue_status)
-        worker = self.worker_status()
+        deadline = time.monotonic() + STATUS_WAIT
+        with contextlib.suppress(TimeoutError):  # still opening: answer what is known
+            await asyncio.wait_for(self._opened.wait(), STATUS_WAIT)
+        wait = round(max(deadline - time.monotonic(), 0.1), 1)
+        answer, worker = await asyncio.gather(self.queue_status(wait), self.worker_status(wait))
         answer["worker"] = {"pid": worker.get("pid"), **worker}
         if self.client is not None:
             reason = self.client.throttled()
