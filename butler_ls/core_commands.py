@@ -6,6 +6,7 @@ capabilities; until a plugin provides one, the answer says so plainly.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ CORE = "core"
 # a callable returning a JSON-ready dict (or an awaitable of one). These four are always
 # present; a plugin may add more sections (daily_writer adds "notes").
 STATUS_SECTIONS = ("worker", "queue", "model", "audio")
+SECTION_SECONDS = 1.0
+"""How long butler.status waits for one plugin's section before it answers without it."""
 
 
 def register_core_commands(ls: ButlerServer) -> None:
@@ -52,8 +55,10 @@ async def status(ls: ButlerServer) -> dict[str, Any]:
         for n in ls.registry.names()
         if n.startswith("status.") and (name := n.removeprefix("status.")) not in reserved
     ]
-    for section in dict.fromkeys([*STATUS_SECTIONS, *extra]):
-        answer[section] = await _section(ls, section)
+    sections = list(dict.fromkeys([*STATUS_SECTIONS, *extra]))
+    # Side by side: the answer takes as long as the slowest section, not their sum.
+    values = await asyncio.gather(*(_section(ls, section) for section in sections))
+    answer.update(zip(sections, values, strict=True))
     answer["settings"] = to_wire(ls.settings)
     if answer["settings"]["queue"].get("url"):
         answer["settings"]["queue"]["url"] = redact_url(answer["settings"]["queue"]["url"])
@@ -83,8 +88,12 @@ async def _section(ls: ButlerServer, section: str) -> dict[str, Any]:
         try:
             value = provider()
             if inspect.isawaitable(value):
-                value = await value
+                value = await asyncio.wait_for(value, SECTION_SECONDS)
             return dict(value)
+        except TimeoutError:
+            reason = f"the {section} section did not answer within {SECTION_SECONDS:g} s"
+            logger.warning("butler.status: %s", reason)
+            return {"state": "error", "reason": reason}
         except Exception as exc:
             logger.exception("status.%s failed", section)
             return {"state": "error", "reason": f"{type(exc).__name__}: {exc}"}
