@@ -66,8 +66,12 @@ class JobClient:
         loop: asyncio.AbstractEventLoop,
         owner: str | None = None,
         before_submit: Callable[[Envelope], Awaitable[None]] | None = None,
+        run: Callable[..., Awaitable[Any]] | None = None,
     ) -> None:
         self.board = board
+        # Blocking board calls go to the queue's own threads when it has them: a stalled
+        # Redis must not hold the default executor that note writes share.
+        self._run = run or asyncio.to_thread
         self._task_factory = task_factory
         self._task: Any = None
         self.loop = loop
@@ -110,15 +114,15 @@ class JobClient:
             if self._before_submit is not None:
                 await self._before_submit(envelope)
             if UPLOAD in payload:
-                job.envelope = envelope = await asyncio.to_thread(self._upload, envelope)
+                job.envelope = envelope = await self._run(self._upload, envelope)
             try:
                 # Recorded first: if anything dies from here on, the job is run again.
-                await asyncio.to_thread(self.board.record, envelope)
-                await asyncio.to_thread(self._enqueue, envelope)
+                await self._run(self.board.record, envelope)
+                await self._run(self._enqueue, envelope)
             except BaseException:
                 if "blob" in envelope.payload:
                     with contextlib.suppress(Exception):
-                        await asyncio.to_thread(self.board.delete_blob, envelope.job_id)
+                        await self._run(self.board.delete_blob, envelope.job_id)
                 raise
             return await job.future
         finally:
@@ -171,9 +175,13 @@ class JobClient:
     # -- the reader thread -------------------------------------------------------------
 
     def _read_inbox(self) -> None:
+        failing = False
         while not self._stop.is_set():
             try:
                 messages = self.board.take(self.owner)
+                if failing:
+                    logger.info("reading job results works again")
+                    failing = False
                 if not messages:
                     self.board.wait(self.owner, 1.0)
                     continue
@@ -185,10 +193,19 @@ class JobClient:
                     self.board.ack(self.owner, [message.seq])
                     if message.kind in ("final", "error"):
                         self.board.delivered(message.job_id)
-            except Exception:
+            except Exception as exc:
                 if self._stop.is_set() or self.loop.is_closed():
                     return
-                logger.exception("reading job results failed; retrying")
+                # Once per outage, in one line (a stalled Redis fails every second); the
+                # traceback only at DEBUG.
+                if not failing:
+                    logger.warning(
+                        "reading job results failed (%s: %s); retrying",
+                        type(exc).__name__,
+                        str(exc)[:200],
+                    )
+                failing = True
+                logger.debug("reading job results failed", exc_info=True)
                 self._stop.wait(1.0)
 
     async def _deliver(self, message: Message) -> None:

@@ -159,7 +159,10 @@ class TaskQueuePlugin(Plugin):
         if self.backend == "sqlite":
             self.where = f"the queue in {self.directory}"
         self.workers_seen = self._last_known(lambda: self.board.workers(), {})
-        self.counts_seen = self._last_known(lambda: self.board.counts(), {})
+        # One read for both: jobs by state, and forged records the board refused.
+        self.counts_seen = self._last_known(
+            lambda: {**self.board.counts(), "rejected": self.board.rejected()}, {}
+        )
         ctx.provide("queue.jobs", Jobs(self))
         ctx.provide("status.worker", self.worker_status)
         ctx.provide("status.queue", self.queue_status)
@@ -186,6 +189,7 @@ class TaskQueuePlugin(Plugin):
                 self._make_task,
                 asyncio.get_running_loop(),
                 before_submit=self._before_submit,
+                run=self.calls.run,
             )
             self.client.orphan_handler = self._recovered_result
             await self.calls.run(self._share_settings)
@@ -345,6 +349,9 @@ class TaskQueuePlugin(Plugin):
         counts = self.counts_seen.value
         answer["pending"] = counts.get("queued", 0)
         answer["running"] = counts.get("running", 0)
+        if counts.get("rejected"):
+            # Records that were not signed with this machine's queue key: never run.
+            answer["rejected"] = counts["rejected"]
         if stale is not None:
             answer["state"] = "not answering"
             answer["reason"] = answer["error"] = stale

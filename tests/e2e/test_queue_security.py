@@ -169,6 +169,11 @@ async def test_forged_redis_records_and_messages_never_run(
     assert all(" WARNING " in line for line in told)
     assert SECRET not in text, "a refused record's content was logged"
     assert int(store.get("butler:rejected")) >= 4
+    # ...and the user can see it.
+    deadline = time.monotonic() + 5
+    while (await execute(client, "butler.queue.status")).get("rejected", 0) < 4:
+        assert time.monotonic() < deadline, "butler.queue.status does not report refused jobs"
+        await asyncio.sleep(0.3)
 
     # Real, signed work goes on: a recording sent through Redis in pieces.
     answer = await execute(client, "butler.transcribeFile", {"path": str(SPEECH)})

@@ -67,6 +67,9 @@ class StallableBoard:
         self._enter("counts")
         return {"queued": self.pending}
 
+    def rejected(self) -> int:
+        return 0  # read together with counts(), which stalls
+
     def cancel(self, job_id: str) -> None:
         self._enter("cancel")
         self.cancelled.append(job_id)
