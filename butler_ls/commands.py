@@ -25,7 +25,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
 from .config import camel
-from .errors import ButlerError, InvalidArguments
+from .errors import ButlerError, InvalidArguments, shorten
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +49,6 @@ MAX_PATH_BYTES = 4096
 
 MAX_NAME_BYTES = 255
 """The longest single file or folder name in a path (NAME_MAX of common file systems)."""
-
-SHOWN_CHARS = 60
-"""How much of a bad value an error message (and so the log) repeats."""
 
 FilePath = NewType("FilePath", str)
 """A string argument that names a file: bounded like every string, and also by what a
@@ -104,7 +101,7 @@ def _strict(kind: type, accepts: tuple[type, ...]) -> Callable[[Any, type], Any]
 
     def structure(value: Any, _: type) -> Any:
         if (isinstance(value, bool) and kind is not bool) or not isinstance(value, accepts):
-            raise TypeError(f"expected {names[kind]}, got {shown(value)}")
+            raise TypeError(f"expected {names[kind]}, got {shorten(value, quoted=True)}")
         value = kind(value)
         _check_bounds(value)
         return value
@@ -146,24 +143,10 @@ def _structure_path(value: Any, _: type) -> str:
     longest = max(encoded.split(b"/"), key=len)
     if len(longest) > MAX_NAME_BYTES:
         raise ValueError(
-            f"has a name of {len(longest)} bytes ({shown(os.fsdecode(longest))}); "
+            f"has a name of {len(longest)} bytes ({shorten(os.fsdecode(longest), quoted=True)}); "
             f"file names are at most {MAX_NAME_BYTES}"
         )
     return text
-
-
-def shown(value: Any) -> str:
-    """``repr(value)``, cut to SHOWN_CHARS: error messages and logs never repeat a huge value."""
-    text = repr(value) if not isinstance(value, (dict, list)) else _shape(value)
-    if len(text) > SHOWN_CHARS:
-        return f"{text[: SHOWN_CHARS - 15]}... ({len(text):,} chars)"
-    return text
-
-
-def _shape(value: dict[Any, Any] | list[Any]) -> str:
-    # Nested values may be deep enough to break repr itself.
-    kind = "an object" if isinstance(value, dict) else "a list"
-    return f"{kind} of {len(value)} item{'s' if len(value) != 1 else ''}"
 
 
 _STRICT: dict[type, tuple[type, ...]] = {
@@ -218,7 +201,7 @@ def _describe_problem(exc: BaseException, kind: type | None) -> str:
     if type(exc) is ValueError and exc.args:
         return str(exc)
     if isinstance(exc, cattrs.ForbiddenExtraKeysError):
-        names = ", ".join(shown(name) for name in sorted(exc.extra_fields)[:5])
+        names = ", ".join(shorten(name, quoted=True) for name in sorted(exc.extra_fields)[:5])
         more = len(exc.extra_fields) - 5
         return f"extra fields found ({names}" + (f" and {more} more)" if more > 0 else ")")
     return cattrs.v.format_exception(exc, kind)

@@ -6,6 +6,24 @@ them into clear answers instead of stack traces.
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
+SHOWN_CHARACTERS = 60
+"""Error messages and the log repeat at most this much of a bad value."""
+
+_REPR = reprlib.Repr()
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother = 3, SHOWN_CHARACTERS, SHOWN_CHARACTERS
+
+
+def shorten(value: Any, *, quoted: bool = False) -> str:
+    """``value`` as text (``quoted``: a string in quotes, as repr does), cut to
+    ``SHOWN_CHARACTERS``: a huge or deeply nested bad value is never echoed whole."""
+    text = (repr(value) if quoted else value) if isinstance(value, str) else _REPR.repr(value)
+    if len(text) <= SHOWN_CHARACTERS:
+        return text
+    return text[:SHOWN_CHARACTERS] + f"... ({len(text):,} characters)"
+
 
 class ButlerError(Exception):
     """A problem the user can act on; ``str(exc)`` is shown to them as is."""

@@ -24,7 +24,8 @@ from .core_commands import register_core_commands
 from .log import LspLogHandler
 from .paths import Paths, builtin_plugins_dir
 from .plugin_manager import PluginManager
-from .protocol import ButlerProtocol, ResilientLanguageServer
+from .protocol import ButlerProtocol
+from .transport import ResilientLanguageServer
 
 logger = logging.getLogger(__name__)
 

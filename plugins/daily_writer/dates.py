@@ -8,8 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from butler_ls.commands import shown
-from butler_ls.errors import InvalidArguments
+from butler_ls.errors import InvalidArguments, shorten
 
 ACCEPTED_FORMS = (
     "today, yesterday, tomorrow, YYYY-MM-DD, -N or +N (days from today), a weekday name "
@@ -102,5 +101,7 @@ def _weekday(today: dt.date, weekday: int, which: str | None) -> dt.date:
 
 def _not_understood(text: object) -> InvalidArguments:
     return InvalidArguments(
-        f"date: {shown(text)} is not a date Butler understands; use {ACCEPTED_FORMS}", field="date"
+        f"date: {shorten(text, quoted=True)} is not a date Butler understands; "
+        f"use {ACCEPTED_FORMS}",
+        field="date",
     )

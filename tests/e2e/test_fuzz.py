@@ -142,6 +142,14 @@ def test_arguments_too_deep_or_not_a_list_are_answered(session: Session, argumen
     assert session.states() == session.baseline
 
 
+def test_an_unknown_command_with_a_huge_name_is_answered_briefly(session: Session):
+    answer = session.client.command("butler.nothing." + "q" * 900_000, [], timeout=30)
+    assert answer is not None and answer["error"]["code"] == -32803, answer
+    assert len(answer["error"]["message"]) < 400
+    log = session.data / "logs" / "butler-ls.log"
+    assert log.stat().st_size < 500_000  # the name is not logged whole either
+
+
 def test_after_fuzzing_everything_still_works_and_nothing_was_written_outside(
     session: Session,
 ):
