@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lsp import StdioServer, isolated_env
 
-from butler_ls.safe_write import append_text
+from butler_ls.util.safe_write import append_text
 
 ENTRY = re.compile(r"^- \d\d:\d\d ")
 

@@ -18,7 +18,7 @@ import av
 import av.error
 import numpy
 
-from butler_ls.errors import ButlerError
+from butler_ls.util.errors import ButlerError
 
 __all__ = ["SAMPLE_RATE", "AudioError", "AudioInfo", "decode", "decode_all", "decode_pcm", "probe"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-from .errors import ButlerError
+from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
 

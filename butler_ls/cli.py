@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 
-from . import __version__
+from butler_ls import __version__
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,19 +43,19 @@ def build_parser() -> argparse.ArgumentParser:
     worker = commands.add_parser(
         "worker", help="run the transcription worker (the server starts one itself)"
     )
-    from .worker import add_arguments
+    from butler_ls.queue.worker import add_arguments
 
     add_arguments(worker)
     transcribe = commands.add_parser(
         "transcribe", help="print the transcript of an audio file (same engine as the server)"
     )
-    from .transcribe_cli import add_arguments as transcribe_arguments
+    from butler_ls.transcribe_cli import add_arguments as transcribe_arguments
 
     transcribe_arguments(transcribe)
     doctor = commands.add_parser(
         "doctor", help="check microphone, model, queue, worker and folders, and say what to fix"
     )
-    from .doctor import add_arguments as doctor_arguments
+    from butler_ls.doctor.main import add_arguments as doctor_arguments
 
     doctor_arguments(doctor)
     return parser
@@ -76,17 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "worker":
-        from .paths import keep_private
-        from .worker import main as worker_main
+        from butler_ls.queue.worker import main as worker_main
+        from butler_ls.util.paths import keep_private
 
         keep_private()  # the queue, its key and the worker's logs are the user's alone
         return worker_main(args)
     if args.command == "transcribe":
-        from .transcribe_cli import main as transcribe_main
+        from butler_ls.transcribe_cli import main as transcribe_main
 
         return transcribe_main(args)
     if args.command == "doctor":
-        from .doctor import main as doctor_main
+        from butler_ls.doctor.main import main as doctor_main
 
         return doctor_main(args)
     if not args.tcp and (args.host is not None or args.port is not None):
@@ -98,9 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the language server until the client says exit."""
-    from .log import setup_logging
-    from .paths import Paths, keep_private
-    from .server import create_server
+    from butler_ls.lsp.server import create_server
+    from butler_ls.util.log import setup_logging
+    from butler_ls.util.paths import Paths, keep_private
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # inherited by the worker it starts
     keep_private()  # everything in the data folder 0600/0700; notes follow the user's umask

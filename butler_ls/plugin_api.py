@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 import blinker
 
-from . import events
-from .errors import ButlerError
+from butler_ls.host import events
+from butler_ls.util.errors import ButlerError
 
 if TYPE_CHECKING:
     import asyncio
 
-    from .capabilities import CapabilityRegistry
-    from .config import Settings
-    from .manifest import PluginManifest
-    from .server import ButlerServer
+    from butler_ls.host.capabilities import CapabilityRegistry
+    from butler_ls.host.manifest import PluginManifest
+    from butler_ls.lsp.server import ButlerServer
+    from butler_ls.util.config import Settings
 
 
 class Plugin:
@@ -84,7 +84,7 @@ class PluginContext:
         ``arguments`` is the attrs class of the command's JSON-object argument;
         ``thread`` runs a blocking handler off the event loop.
         """
-        from .commands import CommandEntry
+        from butler_ls.lsp.command_table import CommandEntry
 
         declared = {spec.id for spec in self.manifest.commands}
         if command_id not in declared:
@@ -130,7 +130,7 @@ class PluginContext:
         return self.registry.require(name)
 
     def connect(self, signal: blinker.Signal, receiver: Callable[..., Any]) -> None:
-        """Receive ``signal`` until this plugin deactivates (see butler_ls.events)."""
+        """Receive ``signal`` until this plugin deactivates (see butler_ls.host.events)."""
         signal.connect(receiver, weak=False)
         self._receivers.append((signal, receiver))
 

@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from .errors import ButlerError
+from butler_ls.util.errors import ButlerError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -37,12 +37,12 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from .audio_decode import decode, probe
-    from .config import load_settings_file, parse_settings
-    from .models import resolve_model
-    from .paths import Paths
-    from .subtitles import normalize_format, render
-    from .transcription import ENGINE, Options, windows
+    from butler_ls.audio_decode import decode, probe
+    from butler_ls.models import resolve_model
+    from butler_ls.subtitles import normalize_format, render
+    from butler_ls.transcription import ENGINE, Options, windows
+    from butler_ls.util.config import load_settings_file, parse_settings
+    from butler_ls.util.paths import Paths
 
     fmt = normalize_format(args.format)
     settings, _ = parse_settings(load_settings_file(Paths.default().config_file)[0])

@@ -14,9 +14,9 @@ from typing import Any
 
 import attrs
 
-from .errors import ButlerError
-from .models import ModelError, ModelSpec, resolve_model
-from .subtitles import Segment
+from butler_ls.models import ModelError, ModelSpec, resolve_model
+from butler_ls.subtitles import Segment
+from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
 
@@ -320,7 +320,7 @@ def run_job(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _transcribe_payload(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
-    from .audio_decode import decode, decode_pcm, probe
+    from butler_ls.audio_decode import decode, decode_pcm, probe
 
     settings = payload.get("model") or {}
     spec = resolve_model(settings.get("name"))

@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from butler_ls.errors import ButlerError
-from butler_ls.processes import pid_alive
-from butler_ls.safe_write import fsync_folder, replace_durably
+from butler_ls.util.errors import ButlerError
+from butler_ls.util.processes import pid_alive
+from butler_ls.util.safe_write import fsync_folder, replace_durably
 
 if TYPE_CHECKING:  # the worker reads the spool without loading the voice detector
     from butler_ls.dictation.segmenter import Utterance

@@ -19,8 +19,8 @@ from huey.registry import Message
 from huey.serializer import Serializer
 from huey.storage import SqliteStorage
 
-from .wake import WakeChannel
-from .wire import Codec, QueueKey, Rejected, RejectionLog, load_key
+from butler_ls.queue.wake import WakeChannel
+from butler_ls.queue.wire import Codec, QueueKey, Rejected, RejectionLog, load_key
 
 logger = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ def _make_huey(backend: str, *, directory: Path, url: str | None, key: QueueKey)
         # The priority variant: interactive work overtakes batch work, as on SQLite.
         import redis
 
-        from .redis_jobs import connection_timeouts
+        from butler_ls.queue.redis_jobs import connection_timeouts
 
         pool = redis.ConnectionPool.from_url(url, **connection_timeouts())
         return SignedRedisHuey(QUEUE_NAME, connection_pool=pool, **common)

@@ -20,7 +20,7 @@ from typing import Any
 
 import attrs
 
-from .jobs import Envelope, Message, Priority
+from butler_ls.queue.jobs import Envelope, Message, Priority
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +147,7 @@ class JobClient:
     def _enqueue(self, envelope: Envelope) -> None:
         # Huey (and the Redis client it imports) loads on the first job, not at start-up:
         # most editor sessions never send one.
-        from .tasks import enqueue
+        from butler_ls.queue.tasks import enqueue
 
         if self._task is None:
             self._task = self._task_factory()

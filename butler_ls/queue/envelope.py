@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import attrs
 
-from .wire import QueueKey, Rejected
+from butler_ls.queue.wire import QueueKey, Rejected
 
 Priority = Literal["interactive", "batch"]
 PRIORITY_VALUE = {"interactive": 100, "batch": 0}

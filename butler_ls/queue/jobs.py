@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 # Envelope, Message and Priority are part of this module's public names.
-from .envelope import (
+from butler_ls.queue.envelope import (
     PRIORITY_VALUE,
     Envelope,
     Message,
@@ -29,8 +29,8 @@ from .envelope import (
     open_result,
     seal_result,
 )
-from .wake import WakeChannel
-from .wire import QueueKey, Rejected, RejectionLog, load_key
+from butler_ls.queue.wake import WakeChannel
+from butler_ls.queue.wire import QueueKey, Rejected, RejectionLog, load_key
 
 __all__ = [
     "PRIORITY_VALUE",

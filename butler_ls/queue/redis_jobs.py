@@ -17,8 +17,8 @@ from typing import Any, BinaryIO
 import attrs
 import redis
 
-from .envelope import Envelope, Message, open_envelope, open_result, seal_result
-from .wire import QueueKey, Rejected, RejectionLog, load_key
+from butler_ls.queue.envelope import Envelope, Message, open_envelope, open_result, seal_result
+from butler_ls.queue.wire import QueueKey, Rejected, RejectionLog, load_key
 
 PREFIX = "butler:"
 HEARTBEAT_TTL = 5
@@ -60,7 +60,7 @@ class RedisJobBoard:
     def key(self) -> QueueKey:
         """The queue key, read (or made) on first use: ``load_key`` of the queue folder."""
         if self._key is None:
-            from ..paths import Paths
+            from butler_ls.util.paths import Paths
 
             self._key = load_key(self._key_directory or Paths.default().queue_dir)
         return self._key

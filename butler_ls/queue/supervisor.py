@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from ..processes import neutral_cwd, pid_alive, python_command
+from butler_ls.util.processes import neutral_cwd, pid_alive, python_command
 
 logger = logging.getLogger(__name__)
 

@@ -23,9 +23,9 @@ from huey import Huey
 from huey.api import TaskWrapper
 from huey.exceptions import RetryTask
 
-from ..errors import ButlerError
-from .jobs import PRIORITY_VALUE, Envelope, SqliteJobBoard
-from .throttle import set_low_priority
+from butler_ls.queue.jobs import PRIORITY_VALUE, Envelope, SqliteJobBoard
+from butler_ls.queue.throttle import set_low_priority
+from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def _sleep(ctx: JobContext, payload: dict[str, Any]) -> Any:
 @handler("transcribe")
 def _transcribe(ctx: JobContext, payload: dict[str, Any]) -> Any:
     """Speech to text with faster-whisper (imported here: only the worker needs it)."""
-    from ..transcription import run_job
+    from butler_ls.transcription import run_job
 
     return run_job(ctx, payload)
 

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import attrs
 
-from butler_ls.config import ThrottleSettings
+from butler_ls.util.config import ThrottleSettings
 
 log = logging.getLogger(__name__)
 

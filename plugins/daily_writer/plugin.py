@@ -14,9 +14,9 @@ from pathlib import Path
 import attrs
 from lsprotocol import types
 
-from butler_ls.errors import ButlerError
 from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.safe_write import atomic_write, file_lock
+from butler_ls.util.errors import ButlerError
+from butler_ls.util.safe_write import atomic_write, file_lock
 
 from .dates import parse_date
 from .entries import DEFAULT_SECTION, check_section, format_entry

@@ -15,16 +15,16 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from butler_ls.editing import workspace_edit
-from butler_ls.errors import ButlerError, InvalidArguments
-from butler_ls.positions import client_position
-from butler_ls.safe_write import update_file
+from butler_ls.lsp.editing import workspace_edit
+from butler_ls.lsp.positions import client_position
+from butler_ls.util.errors import ButlerError, InvalidArguments
+from butler_ls.util.safe_write import update_file
 
 from .entries import apply_insertion, contains_entries, plan_insert
 from .journal import Journal, PendingEntry, unwritable_reason
 
 if TYPE_CHECKING:
-    from butler_ls.server import ButlerServer
+    from butler_ls.lsp.server import ButlerServer
 
 logger = logging.getLogger(__name__)
 

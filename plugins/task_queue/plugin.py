@@ -15,15 +15,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from butler_ls import events
-from butler_ls.config import to_wire
-from butler_ls.core_commands import redact_url
-from butler_ls.errors import ButlerError
+from butler_ls.host import events
+from butler_ls.lsp.core_commands import redact_url
 from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.processes import pid_alive
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, Priority, SqliteJobBoard
 from butler_ls.queue.supervisor import BoardCalls, LastKnown, Supervisor
+from butler_ls.util.config import to_wire
+from butler_ls.util.errors import ButlerError
+from butler_ls.util.processes import pid_alive
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from typing import Any, Literal
 import attrs
 from lsprotocol import types
 
-from butler_ls.commands import FilePath, PositionArgument
-from butler_ls.config import to_wire
-from butler_ls.editing import Anchor, DocumentClosed
-from butler_ls.errors import ButlerError, InvalidArguments
+from butler_ls.lsp.command_table import FilePath, PositionArgument
+from butler_ls.lsp.editing import Anchor, DocumentClosed
 from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.safe_write import atomic_write
 from butler_ls.subtitles import Segment, normalize_format, render
+from butler_ls.util.config import to_wire
+from butler_ls.util.errors import ButlerError, InvalidArguments
+from butler_ls.util.safe_write import atomic_write
 
 logger = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from butler_ls.dictation.commands import interpret
 from butler_ls.dictation.segmenter import SAMPLE_RATE
+from butler_ls.dictation.voice_commands import interpret
 
 if TYPE_CHECKING:
     from butler_ls.dictation.segmenter import Utterance

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from butler_ls.commands import FilePath, PositionArgument
-from butler_ls.dictation.commands import Rules, rules_for
 from butler_ls.dictation.spool import Spool
-from butler_ls.editing import Anchor
-from butler_ls.errors import ButlerError, InvalidArguments
+from butler_ls.dictation.voice_commands import Rules, rules_for
+from butler_ls.lsp.command_table import FilePath, PositionArgument
+from butler_ls.lsp.editing import Anchor
 from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.processes import neutral_cwd, python_command
+from butler_ls.util.errors import ButlerError, InvalidArguments
+from butler_ls.util.processes import neutral_cwd, python_command
 
 from .recovery import recover_orphans
 

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
 
-from butler_ls.dictation.commands import interpret, join
+from butler_ls.dictation.voice_commands import interpret, join
 
 if TYPE_CHECKING:
     from .plugin import VoiceInputPlugin

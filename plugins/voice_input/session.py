@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from butler_ls.dictation.commands import interpret, join
 from butler_ls.dictation.segmenter import SAMPLE_RATE, Segmenter, Utterance
-from butler_ls.editing import Anchor, DocumentClosed, Span
-from butler_ls.errors import ButlerError
+from butler_ls.dictation.voice_commands import interpret, join
+from butler_ls.lsp.editing import Anchor, DocumentClosed, Span
+from butler_ls.util.errors import ButlerError
 
 from .lookahead import SHORT_SPEECH, Lookahead, context, pcm_payload
 

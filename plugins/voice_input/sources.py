@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from butler_ls.errors import ButlerError
+from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
 

@@ -43,7 +43,7 @@ def test_wheel_ships_the_builtin_plugins_and_a_working_executable(tmp_path: Path
     (site / "butler.pth").write_text(str(tmp_path / "unpacked") + "\n")
     python = env_dir / "bin" / "python"
     code = (
-        "from butler_ls.paths import builtin_plugins_dir as b; "
+        "from butler_ls.util.paths import builtin_plugins_dir as b; "
         "print(b()); print(sorted(p.name for p in b().iterdir()))"
     )
     out = subprocess.run(

@@ -24,8 +24,8 @@ from typing import Any
 import pytest
 from pygls.io_ import StdoutWriter
 
-from butler_ls.protocol import ButlerProtocol, peek_request
-from butler_ls.transport import MAX_CONTENT_LENGTH, ResilientLanguageServer, read_messages
+from butler_ls.lsp.protocol import ButlerProtocol, peek_request
+from butler_ls.lsp.transport import MAX_CONTENT_LENGTH, ResilientLanguageServer, read_messages
 from tests.e2e.conftest import TEST_PLUGINS
 
 TIMEOUT = 5.0

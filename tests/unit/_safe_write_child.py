@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from butler_ls.safe_write import append_text, atomic_write, file_lock
+from butler_ls.util.safe_write import append_text, atomic_write, file_lock
 
 MARKERS = string.ascii_letters
 

@@ -8,9 +8,9 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from butler_ls import events
-from butler_ls.editing import Anchor
-from butler_ls.errors import ButlerError
+from butler_ls.host import events
+from butler_ls.lsp.editing import Anchor
+from butler_ls.util.errors import ButlerError
 
 URI = "file:///draft.md"
 

@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.capabilities: the thread-safe capability registry and its signals."""
+"""butler_ls.host.capabilities: the thread-safe capability registry and its signals."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from butler_ls import events
-from butler_ls.capabilities import CapabilityRegistry
-from butler_ls.errors import CapabilityMissing, DuplicateCapability
+from butler_ls.host import events
+from butler_ls.host.capabilities import CapabilityRegistry
+from butler_ls.util.errors import CapabilityMissing, DuplicateCapability
 
 
 class Recorder:

@@ -8,7 +8,7 @@ import attrs
 import pytest
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
-from butler_ls.commands import (
+from butler_ls.lsp.command_table import (
     CommandEntry,
     CommandTable,
     FilePath,
@@ -16,7 +16,7 @@ from butler_ls.commands import (
     structure_arguments,
     unstructure_result,
 )
-from butler_ls.errors import ButlerError, InvalidArguments
+from butler_ls.util.errors import ButlerError, InvalidArguments
 
 
 @attrs.frozen

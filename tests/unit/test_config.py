@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from butler_ls.config import (
+from butler_ls.util.config import (
     Settings,
     SettingsSources,
     deep_merge,

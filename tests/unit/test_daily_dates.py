@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from butler_ls.errors import InvalidArguments
+from butler_ls.util.errors import InvalidArguments
 from tests.helpers import load_plugin_module
 
 

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from butler_ls.errors import ButlerError, InvalidArguments
+from butler_ls.util.errors import ButlerError, InvalidArguments
 from tests.helpers import load_plugin_module
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from butler_ls.errors import ButlerError, InvalidArguments
+from butler_ls.util.errors import ButlerError, InvalidArguments
 from tests.helpers import load_plugin_module
 
 journal_mod = load_plugin_module("daily_writer", "journal")

@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.events: the named signals and the error-isolating emit."""
+"""Unit tests for butler_ls.host.events: the named signals and the error-isolating emit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import warnings
 import blinker
 import pytest
 
-from butler_ls import events
+from butler_ls.host import events
 
 EXPECTED = {
     "server_started": [],
@@ -73,13 +73,13 @@ def test_raising_receiver_is_logged_and_others_still_run(signal, caplog):
 
     for receiver in (good_one, bad, good_two):
         signal.connect(receiver, weak=False)
-    with caplog.at_level(logging.ERROR, logger="butler_ls.events"):
+    with caplog.at_level(logging.ERROR, logger="butler_ls.host.events"):
         results = events.emit(signal, "me", uri="file:///a")
 
     assert sorted(c[0] for c in calls) == ["one", "two"]
     assert all(c[1:] == ("me", {"uri": "file:///a"}) for c in calls)
     assert dict(results) == {good_one: 1, good_two: 2}
-    [record] = [r for r in caplog.records if r.name == "butler_ls.events"]
+    [record] = [r for r in caplog.records if r.name == "butler_ls.host.events"]
     assert record.levelno == logging.ERROR
     assert record.exc_info and record.exc_info[0] is ValueError
     assert "bad" in record.getMessage() and "test_signal" in record.getMessage()
@@ -173,7 +173,7 @@ async def test_async_receiver_is_scheduled_on_the_running_loop(signal, caplog):
 
     signal.connect(receiver, weak=False)
     signal.connect(failing, weak=False)
-    with caplog.at_level(logging.ERROR, logger="butler_ls.events"):
+    with caplog.at_level(logging.ERROR, logger="butler_ls.host.events"):
         results = dict(events.emit(signal))
         await asyncio.wait_for(done.wait(), 1)
         task = results[receiver]
@@ -193,7 +193,7 @@ def test_async_receiver_without_loop_is_closed_with_a_warning(signal, caplog):
     signal.connect(receiver, weak=False)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "coroutine was never awaited" would fail here
-        with caplog.at_level(logging.WARNING, logger="butler_ls.events"):
+        with caplog.at_level(logging.WARNING, logger="butler_ls.host.events"):
             results = events.emit(signal)
         gc.collect()
     assert results == [(receiver, None)]
@@ -230,7 +230,7 @@ async def test_emit_async_awaits_and_isolates_errors(signal, caplog):
 
     for receiver in (slow, bad, plain):
         signal.connect(receiver, weak=False)
-    with caplog.at_level(logging.ERROR, logger="butler_ls.events"):
+    with caplog.at_level(logging.ERROR, logger="butler_ls.host.events"):
         results = await events.emit_async(signal, None, uri="file:///n")
     assert dict(results) == {slow: "file:///n", plain: "plain"}
     assert [r.exc_info[0] for r in caplog.records if r.exc_info] == [OSError]

@@ -12,8 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from butler_ls.errors import ManifestError
-from butler_ls.manifest import (
+from butler_ls.host.manifest import (
     KNOWN_KEYS,
     MANIFEST_NAME,
     CommandSpec,
@@ -22,6 +21,7 @@ from butler_ls.manifest import (
     load_manifest,
     parse_manifest,
 )
+from butler_ls.util.errors import ManifestError
 
 EXAMPLE = """\
 id: daily_writer

@@ -8,7 +8,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from butler_ls.paths import Paths, make_private
+from butler_ls.util.paths import Paths, make_private
 
 
 def test_make_private_tightens_a_tree_and_leaves_links_alone(tmp_path: Path) -> None:
@@ -47,8 +47,8 @@ def test_private_process_still_writes_notes_with_the_users_umask(tmp_path: Path)
         import os, sys
         from pathlib import Path
         os.umask(0o022)
-        from butler_ls.paths import keep_private
-        from butler_ls.safe_write import atomic_write
+        from butler_ls.util.paths import keep_private
+        from butler_ls.util.safe_write import atomic_write
         keep_private()
         root = Path(sys.argv[1])
         atomic_write(root / "notes" / "daily" / "2026-01-01.md", "# note\\n")

@@ -9,8 +9,8 @@ import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from butler_ls.manifest import PluginManifest, Requirement, parse_manifest
-from butler_ls.plugin_graph import DISABLED_REASON, Resolution, resolve_order
+from butler_ls.host.graph import DISABLED_REASON, Resolution, resolve_order
+from butler_ls.host.manifest import PluginManifest, Requirement, parse_manifest
 
 
 def plugin(

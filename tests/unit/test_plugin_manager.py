@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from butler_ls import events
-from butler_ls.paths import Paths, builtin_plugins_dir
-from butler_ls.server import ButlerServer
+from butler_ls.host import events
+from butler_ls.lsp.server import ButlerServer
+from butler_ls.util.paths import Paths, builtin_plugins_dir
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_deactivation_runs_in_reverse_and_cleans_up(server: ButlerServer, tmp_pa
             commands: [{name}.go]
         """,
             f"""
-            from butler_ls import events
+            from butler_ls.host import events
             class P:
                 def activate(self, ctx):
                     ctx.provide("cap.{name}", self)

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
-from butler_ls import core_commands
-from butler_ls.config import QueueSettings, Settings
+from butler_ls.lsp import core_commands
 from butler_ls.queue import redis_jobs
 from butler_ls.queue.supervisor import BoardCalls, LastKnown, Supervisor
+from butler_ls.util.config import QueueSettings, Settings
 from tests.helpers import load_plugin_module
 
 URL = "redis://butler:secret@127.0.0.1:6390/0"

@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.safe_write: atomic writes, appends and the file lock.
+"""Unit tests for butler_ls.util.safe_write: atomic writes, appends and the file lock.
 
 Covers permissions, errors that leave the old file intact, kill -9, and concurrent writers.
 """
@@ -18,9 +18,15 @@ from pathlib import Path
 import filelock
 import pytest
 
-from butler_ls import safe_write
-from butler_ls.errors import WriteError
-from butler_ls.safe_write import append_text, atomic_write, file_lock, lock_path_for, update_file
+from butler_ls.util import safe_write
+from butler_ls.util.errors import WriteError
+from butler_ls.util.safe_write import (
+    append_text,
+    atomic_write,
+    file_lock,
+    lock_path_for,
+    update_file,
+)
 
 CHILD = Path(__file__).with_name("_safe_write_child.py")
 

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from butler_ls.errors import ButlerError
 from butler_ls.subtitles import FORMATS, Segment, normalize_format, render
+from butler_ls.util.errors import ButlerError
 
 SEGMENTS = [
     Segment(0.0, 2.5, " From fairest creatures we desire increase,"),

@@ -16,9 +16,9 @@ from types import SimpleNamespace
 import attrs
 import pytest
 
-from butler_ls.config import ThrottleSettings
 from butler_ls.queue import throttle
 from butler_ls.queue.throttle import Readings, Sampler, backoff, decide, set_low_priority
+from butler_ls.util.config import ThrottleSettings
 
 CALM = Readings(
     cpu_percent=20.0,

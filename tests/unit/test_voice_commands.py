@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from butler_ls.dictation.commands import RULES, Piece, Rules, interpret, join, rules_for
+from butler_ls.dictation.voice_commands import RULES, Piece, Rules, interpret, join, rules_for
 
 EN = rules_for("en")
 

@@ -9,12 +9,12 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from butler_ls import events
-from butler_ls.dictation.commands import rules_for
 from butler_ls.dictation.segmenter import Segmenter
 from butler_ls.dictation.spool import Spool
-from butler_ls.editing import Anchor
-from butler_ls.errors import ButlerError
+from butler_ls.dictation.voice_commands import rules_for
+from butler_ls.host import events
+from butler_ls.lsp.editing import Anchor
+from butler_ls.util.errors import ButlerError
 from tests.helpers import load_plugin_module
 
 session_module = load_plugin_module("voice_input", "session")

@@ -9,9 +9,9 @@ import re
 
 import attrs
 
-from butler_ls import events
-from butler_ls.errors import ButlerError
+from butler_ls.host import events
 from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.util.errors import ButlerError
 
 
 @attrs.frozen

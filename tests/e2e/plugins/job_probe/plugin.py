@@ -2,8 +2,8 @@
 
 import attrs
 
-from butler_ls.errors import ButlerError
 from butler_ls.plugin_api import Plugin
+from butler_ls.util.errors import ButlerError
 
 
 @attrs.frozen

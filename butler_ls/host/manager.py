@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from . import __version__, events
-from .errors import ButlerError, ManifestError
-from .manifest import MANIFEST_NAME, PluginManifest, load_manifest
-from .plugin_api import PluginContext
-from .plugin_graph import resolve_order
+from butler_ls import __version__
+from butler_ls.host import events
+from butler_ls.host.graph import resolve_order
+from butler_ls.host.manifest import MANIFEST_NAME, PluginManifest, load_manifest
+from butler_ls.plugin_api import PluginContext
+from butler_ls.util.errors import ButlerError, ManifestError
 
 if TYPE_CHECKING:
-    from .server import ButlerServer
+    from butler_ls.lsp.server import ButlerServer
 
 logger = logging.getLogger(__name__)
 

@@ -15,12 +15,12 @@ import attrs
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from . import events
-from .errors import ButlerError
-from .positions import client_position
+from butler_ls.host import events
+from butler_ls.lsp.positions import client_position
+from butler_ls.util.errors import ButlerError
 
 if TYPE_CHECKING:
-    from .server import ButlerServer
+    from butler_ls.lsp.server import ButlerServer
 
 logger = logging.getLogger(__name__)
 

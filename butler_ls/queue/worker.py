@@ -23,11 +23,11 @@ from typing import Any
 import attrs
 import filelock
 
-from .config import load_settings_file, parse_settings
-from .log import setup_logging
-from .paths import Paths
+from butler_ls.util.config import load_settings_file, parse_settings
+from butler_ls.util.log import setup_logging
+from butler_ls.util.paths import Paths
 
-logger = logging.getLogger("butler_ls.worker")
+logger = logging.getLogger("butler_ls.queue.worker")
 
 LOCK_NAME = "worker.lock"
 HEARTBEAT_SECONDS = 1.0
@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
     directory = Path(args.directory or settings.queue.directory or paths.queue_dir).expanduser()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
-    from .queue.wire import KeyProblem, load_key
+    from butler_ls.queue.wire import KeyProblem, load_key
 
     try:
         key = load_key(directory, key_file=Path(args.key_file) if args.key_file else None)
@@ -107,10 +107,10 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _serve(backend: str, url: str | None, directory: Path, key: Any) -> int:
-    from .queue import throttle
-    from .queue.app import make_huey
-    from .queue.jobs import Envelope
-    from .queue.tasks import Runner, enqueue, register
+    from butler_ls.queue import throttle
+    from butler_ls.queue.app import make_huey
+    from butler_ls.queue.jobs import Envelope
+    from butler_ls.queue.tasks import Runner, enqueue, register
 
     board = _board(backend, url, directory, key)
 
@@ -183,10 +183,10 @@ def _serve(backend: str, url: str | None, directory: Path, key: Any) -> int:
 
 def _board(backend: str, url: str | None, directory: Path, key: Any) -> Any:
     if backend == "redis":
-        from .queue.redis_jobs import RedisJobBoard
+        from butler_ls.queue.redis_jobs import RedisJobBoard
 
         return RedisJobBoard(url or "", key=key)
-    from .queue.jobs import SqliteJobBoard
+    from butler_ls.queue.jobs import SqliteJobBoard
 
     return SqliteJobBoard(directory, key=key)
 
@@ -194,7 +194,7 @@ def _board(backend: str, url: str | None, directory: Path, key: Any) -> Any:
 def _requeue_lost(huey: Any, board: Any, task: Any) -> None:
     """Enqueue again the recorded jobs whose message is gone (a crash between the
     server's record and enqueue, or between a worker's dequeue and start)."""
-    from .queue.tasks import enqueue
+    from butler_ls.queue.tasks import enqueue
 
     present = set()
     for item in list(huey.pending()) + list(huey.scheduled()):

@@ -15,8 +15,8 @@ from typing import Any
 from pygls.io_ import StdinAsyncReader, StdoutWriter
 from pygls.lsp.server import LanguageServer
 
-from .errors import shorten
-from .protocol import ButlerProtocol
+from butler_ls.lsp.protocol import ButlerProtocol
+from butler_ls.util.errors import shorten
 
 logger = logging.getLogger(__name__)
 

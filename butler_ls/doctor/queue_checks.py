@@ -15,11 +15,11 @@ from typing import Any
 
 import attrs
 
-from .config import QueueSettings
-from .core_commands import redact_url
-from .doctor import Check, probe_folder
-from .paths import Paths
-from .processes import pid_alive
+from butler_ls.doctor.main import Check, probe_folder
+from butler_ls.lsp.core_commands import redact_url
+from butler_ls.util.config import QueueSettings
+from butler_ls.util.paths import Paths
+from butler_ls.util.processes import pid_alive
 
 PICKUP_TIMEOUT = 5.0
 SLOW_PICKUP_MS = 1000.0
@@ -52,7 +52,7 @@ def check_queue(queue: QueueSettings, paths: Paths) -> tuple[Check, QueueTarget 
     if not (directory / "jobs.db").exists():
         state = "writable" if exists else "not created yet (the server creates it)"
         return Check("queue", "ok", f"sqlite in {directory}: {state}", data=data), target
-    from .queue.jobs import SqliteJobBoard
+    from butler_ls.queue.jobs import SqliteJobBoard
 
     try:
         board = SqliteJobBoard(directory)
@@ -77,7 +77,7 @@ def _check_redis(url: str | None, directory: Path) -> tuple[Check, QueueTarget |
         return Check("queue", "fail", detail, fix, data), None
     shown = data["url"]
     try:
-        from .queue.redis_jobs import RedisJobBoard
+        from butler_ls.queue.redis_jobs import RedisJobBoard
 
         # Its client gives up on a Redis that does not answer; its key is the server's.
         board = RedisJobBoard(url, directory=directory)
@@ -178,13 +178,13 @@ def measure_pickup(
     Pickup (submit to the handler's start) is given only for a worker on this machine,
     whose clock is ours; the round trip always.
     """
-    from .queue.client import JobClient, new_owner_id
+    from butler_ls.queue.client import JobClient, new_owner_id
 
     owner, job_id = new_owner_id(), uuid.uuid4().hex
     ran_on: dict[str, Any] = {}
 
-    from .queue.app import make_huey
-    from .queue.tasks import register
+    from butler_ls.queue.app import make_huey
+    from butler_ls.queue.tasks import register
 
     # Built before the clock starts: the server has its Huey ready after the first job.
     task = register(make_huey(target.backend, directory=target.directory, url=target.url))

@@ -33,7 +33,7 @@ from pygls.protocol.json_rpc import (
 )
 from pygls.protocol.language_server import LanguageServerProtocol, lsp_method
 
-from .errors import SHOWN_CHARACTERS, shorten
+from butler_ls.util.errors import SHOWN_CHARACTERS, shorten
 
 logger = logging.getLogger(__name__)
 

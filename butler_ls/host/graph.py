@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 import attrs
 
-from butler_ls.manifest import PluginManifest, specifier_allows
+from butler_ls.host.manifest import PluginManifest, specifier_allows
 
 DISABLED_REASON = "disabled in settings (plugins.disabled)"
 

@@ -12,8 +12,8 @@ import logging
 import threading
 from typing import Any, NamedTuple
 
-from butler_ls import events
-from butler_ls.errors import CapabilityMissing, DuplicateCapability
+from butler_ls.host import events
+from butler_ls.util.errors import CapabilityMissing, DuplicateCapability
 
 __all__ = ["CapabilityRegistry"]
 

@@ -132,7 +132,7 @@ def builtin_plugins_dir() -> Path:
     In a source checkout (or an editable install) it is the top-level ``plugins/``;
     in a wheel it travels inside the package as ``butler_ls/_builtin_plugins``.
     """
-    package_dir = Path(__file__).resolve().parent
+    package_dir = Path(__file__).resolve().parent.parent  # butler_ls/
     bundled = package_dir / "_builtin_plugins"
     if bundled.is_dir():
         return bundled

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 import attrs
 
-from . import __version__
-from .config import (
+from butler_ls import __version__
+from butler_ls.util.config import (
     NotesSettings,
     Settings,
     deep_merge,
@@ -27,7 +27,7 @@ from .config import (
     load_settings_file,
     parse_settings,
 )
-from .paths import Paths, builtin_plugins_dir
+from butler_ls.util.paths import Paths, builtin_plugins_dir
 
 Status = Literal["ok", "warn", "fail"]
 LABELS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
@@ -144,8 +144,8 @@ def run_checks(
     paths: Paths, workspace: Path | None, editor_settings: dict[str, Any] | None = None
 ) -> Iterator[Check]:
     """Every check in order, each as soon as it is done; a check that crashes is a FAIL."""
-    from .doctor_queue import check_queue, check_worker
-    from .doctor_speech import check_audio, check_model
+    from butler_ls.doctor.queue_checks import check_queue, check_worker
+    from butler_ls.doctor.speech_checks import check_audio, check_model
 
     try:
         config, settings = check_config(paths, editor_settings)
@@ -220,7 +220,7 @@ def check_config(
 
 def plugin_defaults(paths: Paths, raw: dict[str, Any]) -> dict[str, Any]:
     """Settings sections of the plugins the server would find (so theirs are not 'unknown')."""
-    from .plugin_manager import PluginManager
+    from butler_ls.host.manager import PluginManager
 
     bootstrap, _ = parse_settings(raw)
     folders = [("builtin", builtin_plugins_dir()), ("user", paths.user_plugins_dir)]

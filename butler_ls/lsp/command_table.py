@@ -24,8 +24,8 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
-from .config import camel
-from .errors import ButlerError, InvalidArguments, shorten
+from butler_ls.util.config import camel
+from butler_ls.util.errors import ButlerError, InvalidArguments, shorten
 
 logger = logging.getLogger(__name__)
 

@@ -16,16 +16,17 @@ from typing import Any
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from . import __version__, events
-from .capabilities import CapabilityRegistry
-from .commands import CommandTable
-from .config import Settings, SettingsSources, load_settings_file, parse_settings
-from .core_commands import register_core_commands
-from .log import LspLogHandler
-from .paths import Paths, builtin_plugins_dir
-from .plugin_manager import PluginManager
-from .protocol import ButlerProtocol
-from .transport import ResilientLanguageServer
+from butler_ls import __version__
+from butler_ls.host import events
+from butler_ls.host.capabilities import CapabilityRegistry
+from butler_ls.host.manager import PluginManager
+from butler_ls.lsp.command_table import CommandTable
+from butler_ls.lsp.core_commands import register_core_commands
+from butler_ls.lsp.protocol import ButlerProtocol
+from butler_ls.lsp.transport import ResilientLanguageServer
+from butler_ls.util.config import Settings, SettingsSources, load_settings_file, parse_settings
+from butler_ls.util.log import LspLogHandler
+from butler_ls.util.paths import Paths, builtin_plugins_dir
 
 logger = logging.getLogger(__name__)
 

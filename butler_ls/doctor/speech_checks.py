@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .config import ModelSettings
-from .doctor import Check
+from butler_ls.doctor.main import Check
+from butler_ls.util.config import ModelSettings
 
-SELFTEST_WAV = Path(__file__).resolve().parent / "data" / "selftest.wav"
+SELFTEST_WAV = Path(__file__).resolve().parent.parent / "data" / "selftest.wav"
 SELFTEST_TEXT = "go forward ten meters"
 MAX_WER = 0.5  # tiny.en hears it perfectly; half the words wrong means a broken model
 
@@ -26,7 +26,7 @@ NO_MICROPHONE_FIX = (
 def check_audio(spec: str | int | None, audio: Any = None) -> Check:
     """PortAudio loads, lists input devices with their rates, and ``audio.device`` finds one."""
     if audio is None:
-        from . import audio_input as audio
+        from butler_ls import audio_input as audio
     try:
         audio.portaudio()
     except audio.AudioInputError as exc:
@@ -84,10 +84,10 @@ def check_audio(spec: str | int | None, audio: Any = None) -> Check:
 
 def check_model(model: ModelSettings, engine: Any = None, sample: Path = SELFTEST_WAV) -> Check:
     """The model is on disk, loads, and transcribes the self-test recording correctly."""
-    from .audio_decode import decode_all
-    from .models import ModelError, resolve_model
-    from .transcription import ENGINE, Options, choose_device
-    from .wer import wer
+    from butler_ls.audio_decode import decode_all
+    from butler_ls.models import ModelError, resolve_model
+    from butler_ls.transcription import ENGINE, Options, choose_device
+    from butler_ls.wer import wer
 
     engine = engine or ENGINE
     data: dict[str, Any] = {"model": model.name}

@@ -17,7 +17,7 @@ import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
-from butler_ls.errors import ManifestError
+from butler_ls.util.errors import ManifestError
 
 MANIFEST_NAME = "plugin.yaml"
 SOURCES = ("builtin", "user", "path", "entry-point")

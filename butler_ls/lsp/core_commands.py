@@ -11,12 +11,12 @@ import inspect
 import logging
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .commands import CommandEntry
-from .config import to_wire
+from butler_ls import __version__
+from butler_ls.lsp.command_table import CommandEntry
+from butler_ls.util.config import to_wire
 
 if TYPE_CHECKING:
-    from .server import ButlerServer
+    from butler_ls.lsp.server import ButlerServer
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import filelock
 
-from butler_ls.errors import WriteError
-from butler_ls.paths import user_umask
+from butler_ls.util.errors import WriteError
+from butler_ls.util.paths import user_umask
 
 StrPath = str | os.PathLike[str]
 

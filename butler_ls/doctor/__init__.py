@@ -1,0 +1,2 @@
+"""``butler-ls doctor``: checks the microphone, model, queue, worker and folders, and says
+what to fix."""
