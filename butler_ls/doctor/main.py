@@ -11,14 +11,12 @@ import datetime as dt
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Literal
-
-import attrs
+from typing import Any
 
 from butler_ls import __version__
+from butler_ls.doctor.checks import LABELS, Check, probe_folder
 from butler_ls.util.config import (
     NotesSettings,
     Settings,
@@ -28,47 +26,6 @@ from butler_ls.util.config import (
     parse_settings,
 )
 from butler_ls.util.paths import Paths, builtin_plugins_dir
-
-Status = Literal["ok", "warn", "fail"]
-LABELS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
-INDENT = " " * 5
-
-
-@attrs.define
-class Check:
-    """The outcome of one check, as printed and as JSON."""
-
-    name: str
-    """Stable id: config, paths, notes, audio, model, queue or worker."""
-
-    status: Status
-    detail: str
-    """One line: what was found."""
-
-    fix: str | None = None
-    """What to do about it (WARN and FAIL only)."""
-
-    data: dict[str, Any] = attrs.field(factory=dict)
-    """Extra JSON fields of this check (devices, timings...); camelCase keys."""
-
-    lines: list[str] = attrs.field(factory=list)
-    """Extra lines of the text report, printed indented under the check."""
-
-    def to_json(self) -> dict[str, Any]:
-        """``{name, status, detail, fix?, ...data}``."""
-        out: dict[str, Any] = {"name": self.name, "status": self.status, "detail": self.detail}
-        if self.fix and self.status != "ok":
-            out["fix"] = self.fix
-        out.update({k: v for k, v in self.data.items() if k not in out})
-        return out
-
-    def render(self) -> str:
-        """``OK   name: detail``, the extra lines, and ``fix: ...`` for WARN and FAIL."""
-        text = [f"{LABELS[self.status]} {self.name}: {self.detail}"]
-        text += [INDENT + line for line in self.lines]
-        if self.fix and self.status != "ok":
-            text.append(f"{INDENT}fix: {self.fix}")
-        return "\n".join(text)
 
 
 def report_json(checks: list[Check]) -> dict[str, Any]:
@@ -302,26 +259,3 @@ def check_notes(notes: NotesSettings, workspace: Path | None) -> Check:
         detail = f"notes.filenameFormat {notes.filename_format!r} gives {name}, outside {folder}"
         return Check("notes", "warn", detail, fix, data)
     return Check("notes", "ok", detail, data=data)
-
-
-def probe_folder(folder: Path) -> tuple[bool, str | None]:
-    """(exists, problem): can files be created in ``folder``, or where it would be created?
-
-    Tried for real, with a temporary file removed at once: permission bits lie for
-    root, read-only mounts and ACLs.
-    """
-    target = folder
-    while not os.path.lexists(target) and target.parent != target:
-        target = target.parent
-    if not target.exists():
-        return False, f"{target} is a broken link"
-    if not target.is_dir():
-        return False, f"{target} is a file, not a folder"
-    try:
-        handle, name = tempfile.mkstemp(prefix=".butler-doctor-", dir=target)
-        os.close(handle)
-        os.unlink(name)
-    except OSError as exc:
-        where = "" if target == folder else f" (in {target}, where it would be created)"
-        return target == folder, f"cannot create files{where}: {exc.strerror or exc}"
-    return target == folder, None

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from butler_ls.doctor.main import Check, probe_folder
+from butler_ls.doctor.checks import Check, probe_folder
 from butler_ls.lsp.core_commands import redact_url
 from butler_ls.util.config import QueueSettings
 from butler_ls.util.paths import Paths

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from butler_ls.doctor.main import Check
+from butler_ls.doctor.checks import Check
 from butler_ls.util.config import ModelSettings
 
 SELFTEST_WAV = Path(__file__).resolve().parent.parent / "data" / "selftest.wav"

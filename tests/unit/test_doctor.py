@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from butler_ls.doctor.queue_checks import NO_WORKER, QueueTarget, check_queue, check_worker
-from butler_ls.doctor.speech_checks import SELFTEST_WAV, check_audio, check_model
 
 from butler_ls import audio_input
 from butler_ls.doctor import main as doctor
 from butler_ls.doctor.main import Check, check_config, check_notes, check_paths, probe_folder
+from butler_ls.doctor.queue_checks import NO_WORKER, QueueTarget, check_queue, check_worker
+from butler_ls.doctor.speech_checks import SELFTEST_WAV, check_audio, check_model
 from butler_ls.queue.jobs import SqliteJobBoard
 from butler_ls.subtitles import Segment
 from butler_ls.transcription import Transcript
