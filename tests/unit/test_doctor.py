@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from butler_ls import audio_input
+from butler_ls.doctor import checks as doctor_checks
 from butler_ls.doctor import main as doctor
 from butler_ls.doctor.main import Check, check_config, check_notes, check_paths, probe_folder
 from butler_ls.doctor.queue_checks import NO_WORKER, QueueTarget, check_queue, check_worker
@@ -169,7 +170,7 @@ def test_probe_folder_tries_for_real(tmp_path: Path, monkeypatch):
         raise PermissionError(13, "Permission denied")
 
     # Root ignores permission bits, so the denial is simulated.
-    monkeypatch.setattr(doctor.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(doctor_checks.tempfile, "mkstemp", denied)
     assert probe_folder(tmp_path) == (True, "cannot create files: Permission denied")
 
 
@@ -200,7 +201,7 @@ def test_notes_folder_that_cannot_take_files_fails_with_a_fix(tmp_path: Path, mo
         raise PermissionError(13, "Permission denied")
 
     (tmp_path / "notes").mkdir()
-    monkeypatch.setattr(doctor.tempfile, "mkstemp", denied)
+    monkeypatch.setattr(doctor_checks.tempfile, "mkstemp", denied)
     check = check_notes(NotesSettings(directory=str(tmp_path / "notes")), None)
     assert check.status == "fail" and "Permission denied" in check.detail
 
