@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from butler_ls.queue.board import JobBoard
 from butler_ls.queue.jobs import Envelope, Message, Priority
 
 logger = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class JobClient:
 
     def __init__(
         self,
-        board: Any,
+        board: JobBoard,
         task_factory: Callable[[], Any],
         loop: asyncio.AbstractEventLoop,
         owner: str | None = None,

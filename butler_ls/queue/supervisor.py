@@ -20,6 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from butler_ls.queue.board import JobBoard
 from butler_ls.util.processes import neutral_cwd, pid_alive, python_command
 
 logger = logging.getLogger(__name__)
@@ -142,7 +143,7 @@ class Supervisor:
 
     def __init__(
         self,
-        board: Any,
+        board: JobBoard,
         directory: Path,
         *,
         redis_url: str | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import inspect
 import os
 import pickle
 import threading
@@ -14,6 +15,7 @@ import pytest
 
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, SqliteJobBoard
+from butler_ls.queue.redis_jobs import RedisJobBoard
 from butler_ls.queue.tasks import JobContext, JobFailed
 from butler_ls.queue.wake import WakeChannel
 
@@ -261,3 +263,21 @@ def test_a_full_redis_is_named_as_such_and_the_partial_upload_removed(redis_boar
     assert message.startswith("Redis at redis://:***@10.0.0.5:6379/0 refused the request")
     assert "raise its maxmemory" in message and "transcriber.maxFileMb" in message
     assert not store.exists(f"butler:blob:{job.job_id}")
+
+
+@pytest.mark.parametrize("board_class", [SqliteJobBoard, RedisJobBoard])
+def test_both_boards_keep_the_job_board_contract(board_class):
+    # Every user types against JobBoard: each of its methods exists on both boards with
+    # the same parameters, so either board can stand behind any user.
+    from butler_ls.queue.board import JobBoard
+
+    for name, member in vars(JobBoard).items():
+        if name.startswith("_") or (not callable(member) and not isinstance(member, property)):
+            continue
+        implemented = getattr(board_class, name, None)
+        assert implemented is not None, f"{board_class.__name__} has no {name}"
+        if isinstance(member, property):
+            assert isinstance(implemented, property), name
+            continue
+        expected = list(inspect.signature(member).parameters)
+        assert list(inspect.signature(implemented).parameters) == expected, name
