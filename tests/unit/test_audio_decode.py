@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.audio_decode: every common format to 16 kHz mono float32.
+"""Unit tests for butler_ls.util.audio_decode: every common format to 16 kHz mono float32.
 
 Audio is made on the fly with PyAV; damaged, empty and non-audio files give clear errors.
 """
@@ -6,7 +6,6 @@ Audio is made on the fly with PyAV; damaged, empty and non-audio files give clea
 from __future__ import annotations
 
 import logging
-import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import av
 import numpy
 import pytest
 
-from butler_ls.audio_decode import (
+from butler_ls.util.audio_decode import (
     SAMPLE_RATE,
     AudioError,
     AudioInfo,
@@ -26,6 +25,7 @@ from butler_ls.audio_decode import (
     decode_pcm,
     probe,
 )
+from tests.helpers import run_unprivileged
 
 SECONDS = 3.0
 
@@ -276,16 +276,27 @@ def test_video_without_sound(tmp_path: Path) -> None:
         decode_all(path)
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads all")
+UNREADABLE_CHILD = """
+import sys
+from butler_ls.util.audio_decode import AudioError, decode_all
+try:
+    decode_all(sys.argv[1])
+except AudioError as exc:
+    print(exc)
+"""
+
+
 def test_unreadable_file(files: dict[str, Path], tmp_path: Path) -> None:
+    # In a child for whom file modes hold (as root too: see run_unprivileged).
     locked = tmp_path / "locked.wav"
     locked.write_bytes(files["tone.wav"].read_bytes())
     locked.chmod(0)
     try:
-        with pytest.raises(AudioError, match="permission denied; make it readable"):
-            decode_all(locked)
+        done = run_unprivileged(UNREADABLE_CHILD, str(locked))
     finally:
         locked.chmod(0o600)
+    assert done.returncode == 0, done.stderr
+    assert "permission denied; make it readable" in done.stdout
 
 
 # -- damaged files: keep what decodes, warn, and raise only when asked to be strict ----------
@@ -305,7 +316,7 @@ def test_wav_cut_in_half_gives_the_first_half(files: dict[str, Path], tmp_path: 
 def test_mp3_cut_in_half_warns(
     files: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    with caplog.at_level(logging.WARNING, logger="butler_ls.audio_decode"):
+    with caplog.at_level(logging.WARNING, logger="butler_ls.util.audio_decode"):
         half = decode_all(cut(files["tone.mp3"], tmp_path / "half.mp3"))
     assert len(half) == pytest.approx(SECONDS / 2 * SAMPLE_RATE, rel=0.02)
     assert "only 1.5 s decoded; it may be cut off" in caplog.text
@@ -332,7 +343,7 @@ def test_garbage_in_an_mp3_is_skipped_with_a_warning(
     files: dict[str, Path], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     damaged = with_garbage(files["tone.mp3"], tmp_path / "damaged.mp3")
-    with caplog.at_level(logging.WARNING, logger="butler_ls.audio_decode"):
+    with caplog.at_level(logging.WARNING, logger="butler_ls.util.audio_decode"):
         samples = decode_all(damaged)
     # 2000 bytes are about an eighth of a second at 128 kbit/s; the rest survives.
     assert 0.85 * SECONDS * SAMPLE_RATE < len(samples) < SECONDS * SAMPLE_RATE
@@ -389,7 +400,7 @@ def test_read_error_midway_keeps_the_audio_before_it(
 ) -> None:
     real_open = av.open
     monkeypatch.setattr(av, "open", lambda *args, **kw: _FailingDisk(real_open(*args, **kw), 20))
-    with caplog.at_level(logging.WARNING, logger="butler_ls.audio_decode"):
+    with caplog.at_level(logging.WARNING, logger="butler_ls.util.audio_decode"):
         samples = decode_all(files["tone.flac"])
     assert 0 < len(samples) < SECONDS * SAMPLE_RATE
     assert "tone.flac is cut off or damaged after" in caplog.text

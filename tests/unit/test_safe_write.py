@@ -27,6 +27,7 @@ from butler_ls.util.safe_write import (
     lock_path_for,
     update_file,
 )
+from tests.helpers import run_unprivileged
 
 CHILD = Path(__file__).with_name("_safe_write_child.py")
 
@@ -229,25 +230,32 @@ def test_permission_denied_on_temp_file_is_explained(tmp_path: Path, monkeypatch
     assert note.read_text() == "old"
 
 
+UNWRITABLE_CHILD = """
+import sys
+from butler_ls.util.errors import WriteError
+from butler_ls.util.safe_write import atomic_write
+try:
+    atomic_write(sys.argv[1], "new")
+except WriteError as exc:
+    print(exc)
+"""
+
+
 def test_unwritable_folder_is_explained(tmp_path: Path) -> None:
+    # In a child for whom file modes hold (as root too: see run_unprivileged).
     folder = tmp_path / "locked"
     folder.mkdir()
     note = folder / "note.md"
     note.write_text("old")
     folder.chmod(0o500)
     try:
-        try:
-            (folder / "probe").write_text("")
-        except PermissionError:
-            pass
-        else:
-            pytest.skip("permissions are not enforced for this user (root)")
-        with pytest.raises(WriteError, match="permission denied") as info:
-            atomic_write(note, "new")
-        assert str(note) in str(info.value)
-        assert note.read_text() == "old"
+        done = run_unprivileged(UNWRITABLE_CHILD, str(note))
     finally:
         folder.chmod(0o700)
+    assert done.returncode == 0, done.stderr
+    assert "permission denied" in done.stdout
+    assert str(note) in done.stdout
+    assert note.read_text() == "old"
 
 
 def test_target_that_is_a_folder(tmp_path: Path) -> None:
