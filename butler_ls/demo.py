@@ -13,21 +13,42 @@ import os
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
-from butler_ls.dictation.recordings import join_recordings
-
-SPEECH = Path(__file__).resolve().parent.parent / "tests" / "data" / "speech"
-# Real recorded speech (sources and licences in tests/data/speech/README.md).
+DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo"
+# Real recorded speech, shipped with the package (source and licence in its README.md).
 RECORDINGS = [
-    SPEECH / "ps_librivox_0870.wav",
-    SPEECH / "ps_librivox_0880.wav",
-    SPEECH / "ps_librivox_0890.wav",
+    DEMO_DATA / "ps_librivox_0870.wav",
+    DEMO_DATA / "ps_librivox_0880.wav",
+    DEMO_DATA / "ps_librivox_0890.wav",
 ]
+RATE = 16000
+"""The recordings' rate (mono, 16-bit): they are joined as they are, without decoding."""
+
+
+def join_recordings(paths: list[Path], out: Path, pause: float = 1.5, lead: float = 0.5) -> float:
+    """Write ``paths`` in turn after ``lead`` s of silence, each followed by ``pause`` s of
+    silence, as one WAV: a person dictating. Returns its length in seconds."""
+    frames = int(RATE * lead)
+    with wave.open(str(out), "wb") as joined:
+        joined.setnchannels(1)
+        joined.setsampwidth(2)
+        joined.setframerate(RATE)
+        joined.writeframes(bytes(2 * frames))
+        for path in paths:
+            with wave.open(str(path), "rb") as part:
+                if part.getparams()[:3] != (1, 2, RATE):
+                    raise ValueError(f"{path}: not {RATE} Hz mono 16-bit")
+                joined.writeframes(part.readframes(part.getnframes()))
+                frames += part.getnframes()
+            joined.writeframes(bytes(2 * int(RATE * pause)))
+            frames += int(RATE * pause)
+    return frames / RATE
 
 
 async def run_demo(workspace: Path, env: dict[str, str]) -> int:
