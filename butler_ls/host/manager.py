@@ -22,13 +22,13 @@ import attrs
 
 from butler_ls import __version__
 from butler_ls.host import events
+from butler_ls.host.context import PluginContext
 from butler_ls.host.graph import resolve_order
 from butler_ls.host.manifest import MANIFEST_NAME, PluginManifest, load_manifest
-from butler_ls.plugin_api import PluginContext
 from butler_ls.util.errors import ButlerError, ManifestError
 
 if TYPE_CHECKING:
-    from butler_ls.lsp.server import ButlerServer
+    from butler_ls.host.hosting import HostServer
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ class PluginRecord:
 class PluginManager:
     """Discovers plugins and drives their lifecycle for one server."""
 
-    def __init__(self, server: ButlerServer, report: Callable[[str], None]) -> None:
+    def __init__(self, server: HostServer, report: Callable[[str], None]) -> None:
         self.server = server
         self._report = report
         self.records: dict[str, PluginRecord] = {}

@@ -9,14 +9,15 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from butler_ls import __version__
+from butler_ls.host.hosting import HostServer
 from butler_ls.lsp.command_table import CommandEntry
 from butler_ls.util.config import to_wire
 
 if TYPE_CHECKING:
-    from butler_ls.lsp.server import ButlerServer
+    from butler_ls.host.manager import PluginManager
 
 logger = logging.getLogger(__name__)
 
@@ -30,18 +31,24 @@ SECTION_SECONDS = 1.0
 """How long butler.status waits for one plugin's section before it answers without it."""
 
 
-def register_core_commands(ls: ButlerServer) -> None:
+class CoreHost(HostServer, Protocol):
+    """The server as the core commands see it: a plugin host with its plugin manager."""
+
+    plugin_manager: PluginManager
+
+
+def register_core_commands(ls: CoreHost) -> None:
     """Add the core commands to the server's command table."""
     ls.commands.add(CommandEntry("butler.status", CORE, lambda _: status(ls)))
     ls.commands.add(CommandEntry("butler.plugins.list", CORE, lambda _: plugins_list(ls)))
 
 
-def plugins_list(ls: ButlerServer) -> dict[str, Any]:
+def plugins_list(ls: CoreHost) -> dict[str, Any]:
     """``{plugins: [...]}``: every plugin found, with its state and the reason."""
     return {"plugins": ls.plugin_manager.listing()}
 
 
-async def status(ls: ButlerServer) -> dict[str, Any]:
+async def status(ls: CoreHost) -> dict[str, Any]:
     """The answer of ``butler.status`` (INTERFACE.md)."""
     answer: dict[str, Any] = {
         "version": __version__,
@@ -82,7 +89,7 @@ def redact_url(url: str) -> str:
     return url
 
 
-async def _section(ls: ButlerServer, section: str) -> dict[str, Any]:
+async def _section(ls: CoreHost, section: str) -> dict[str, Any]:
     provider = ls.registry.get(f"status.{section}")
     if provider is not None:
         try:
@@ -100,7 +107,7 @@ async def _section(ls: ButlerServer, section: str) -> dict[str, Any]:
     return _not_started(ls, section)
 
 
-def _not_started(ls: ButlerServer, section: str) -> dict[str, Any]:
+def _not_started(ls: CoreHost, section: str) -> dict[str, Any]:
     settings = ls.settings
     if section == "worker":
         return {"state": "not started", "reason": "no plugin runs a worker in this version"}

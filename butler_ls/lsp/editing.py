@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import attrs
 from lsprotocol import types
@@ -19,12 +19,38 @@ from butler_ls.host import events
 from butler_ls.lsp.positions import client_position
 from butler_ls.util.errors import ButlerError
 
-if TYPE_CHECKING:
-    from butler_ls.lsp.server import ButlerServer
-
 logger = logging.getLogger(__name__)
 
 EDIT_ATTEMPTS = 5
+
+
+class EditClient(Protocol):
+    """What editing needs of the server: open documents, capabilities, ``applyEdit``."""
+
+    @property
+    def workspace(self) -> Any:
+        """Holds ``text_documents``, the open documents by uri."""
+        ...
+
+    @property
+    def client_capabilities(self) -> types.ClientCapabilities:
+        """What the client said it supports (versioned edits or not)."""
+        ...
+
+    async def workspace_apply_edit_async(
+        self, params: types.ApplyWorkspaceEditParams
+    ) -> types.ApplyWorkspaceEditResult:
+        """``workspace/applyEdit``."""
+        ...
+
+
+class EditRefused(ButlerError):
+    """The editor refused an edit every time it was sent."""
+
+    def __init__(self, uri: str, attempts: int) -> None:
+        super().__init__(f"the editor refused to change {uri} {attempts} times")
+        self.uri = uri
+        self.attempts = attempts
 
 
 class DocumentClosed(ButlerError):
@@ -64,11 +90,11 @@ def _shift(offset: int, start: int, end: int, length: int, *, stay: bool) -> int
 class Anchor:
     """An offset in an open document that moves with the edits made before it."""
 
-    def __init__(self, server: ButlerServer, uri: str, position: types.Position | None) -> None:
-        document = server.workspace.text_documents.get(uri)
+    def __init__(self, client: EditClient, uri: str, position: types.Position | None) -> None:
+        document = client.workspace.text_documents.get(uri)
         if document is None:
             raise ButlerError(f"{uri} is not open in the editor; open it first")
-        self.server = server
+        self._client = client
         self.uri = uri
         self._shadow = TextDocument(uri, document.source, position_codec=document.position_codec)
         if position is None:
@@ -143,52 +169,85 @@ class Anchor:
     async def _edit(self, where: Callable[[], Sequence[int]], text: str, label: str) -> None:
         """Replace the range ``where()`` gives with ``text``; asked again at each attempt,
         since the user's edits move it while a refused edit comes back."""
-        for _ in range(EDIT_ATTEMPTS):
-            document = self.server.workspace.text_documents.get(self.uri)
-            if self.closed or document is None:
+
+        def plan(document: TextDocument) -> types.TextEdit:
+            if self.closed:
                 raise DocumentClosed(f"{self.uri} was closed")
-            if document.source != self._shadow.source:
-                # A change is still on its way to us; let it arrive first.
-                await asyncio.sleep(0.01)
-                continue
-            version = document.version
             start, end = where()
-            edit = types.TextEdit(
+            return types.TextEdit(
                 range=types.Range(client_position(document, start), client_position(document, end)),
                 new_text=text,
             )
-            result = await self.server.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(
-                    edit=workspace_edit(self.server, document, edit), label=label
-                )
-            )
-            if result.applied:
-                await self._wait_past(version)
-                return
-            logger.info("the editor refused an edit (%s); retrying", result.failure_reason)
-            await asyncio.sleep(0.05)
-        raise ButlerError(f"the editor refused to change {self.uri} {EDIT_ATTEMPTS} times")
+
+        def in_step(document: TextDocument) -> bool:
+            # A change still on its way to us must arrive before the range is planned.
+            return self.closed or document.source == self._shadow.source
+
+        if not await apply_edit(self._client, self.uri, plan, label=label, ready=in_step):
+            raise DocumentClosed(f"{self.uri} was closed")
 
     def position(self) -> types.Position | None:
         """The anchor as a position in the client's encoding (None once the document closed)."""
-        document = self.server.workspace.text_documents.get(self.uri)
+        document = self._client.workspace.text_documents.get(self.uri)
         if document is None or document.source != self._shadow.source:
             document = self._shadow
         return client_position(document, min(self.offset, len(document.source)))
 
-    async def _wait_past(self, version: int | None) -> None:
-        for _ in range(200):
-            document = self.server.workspace.text_documents.get(self.uri)
-            if document is None or document.version != version:
-                return
-            await asyncio.sleep(0.005)
+
+async def apply_edit(
+    client: EditClient,
+    uri: str,
+    plan: Callable[[TextDocument], types.TextEdit | None],
+    *,
+    label: str = "Butler",
+    ready: Callable[[TextDocument], bool] | None = None,
+    attempts: int = EDIT_ATTEMPTS,
+) -> bool:
+    """Apply the edit ``plan`` makes of open document ``uri``: versioned, retried if refused.
+
+    ``plan`` gets the document as it is at each attempt (the user's typing moves things
+    while a refused edit comes back) and returns the edit, or None when there is nothing
+    to do. ``ready`` may hold the edit back until the document is as expected (each wait
+    is an attempt). Returns False when ``uri`` is not open; returns True once the editor's
+    change for the edit has arrived, so the next edit is planned on the new text; raises
+    EditRefused when the editor refused every attempt.
+    """
+    for _ in range(attempts):
+        document = client.workspace.text_documents.get(uri)
+        if document is None:
+            return False
+        if ready is not None and not ready(document):
+            await asyncio.sleep(0.01)
+            continue
+        edit = plan(document)
+        if edit is None:
+            return True
+        version = document.version
+        result = await client.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=workspace_edit(client, document, edit), label=label)
+        )
+        if result.applied:
+            await _wait_past(client, uri, version)
+            return True
+        logger.info("the editor refused an edit (%s); retrying", result.failure_reason)
+        await asyncio.sleep(0.05)
+    raise EditRefused(uri, attempts)
+
+
+async def _wait_past(client: EditClient, uri: str, version: int | None) -> None:
+    """Let the editor's didChange for our edit arrive (up to a second)."""
+    for _ in range(200):
+        document = client.workspace.text_documents.get(uri)
+        if document is None or document.version != version:
+            return
+        await asyncio.sleep(0.005)
 
 
 def workspace_edit(
-    server: ButlerServer, document: TextDocument, edit: types.TextEdit
+    client: EditClient, document: TextDocument, edit: types.TextEdit
 ) -> types.WorkspaceEdit:
     """One edit of ``document``, versioned when the client supports documentChanges."""
-    caps = server.client_capabilities.workspace
+    caps = client.client_capabilities.workspace
     if caps and caps.workspace_edit and caps.workspace_edit.document_changes:
         identifier = types.OptionalVersionedTextDocumentIdentifier(
             uri=document.uri, version=document.version

@@ -9,7 +9,7 @@ import asyncio
 import inspect
 import logging
 import os
-from collections.abc import Callable, Coroutine
+from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from pygls.workspace import TextDocument
 from butler_ls import __version__
 from butler_ls.host import events
 from butler_ls.host.capabilities import CapabilityRegistry
+from butler_ls.host.hosting import CompletionProvider
 from butler_ls.host.manager import PluginManager
 from butler_ls.lsp.command_table import CommandTable
 from butler_ls.lsp.core_commands import register_core_commands
@@ -49,7 +50,7 @@ class ButlerServer(ResilientLanguageServer):
         self.settings = Settings()
         self.plugin_manager = PluginManager(self, report=self.show_warning)
         self.commands = CommandTable()
-        self.completion_providers: list[tuple[str, Callable[[Any], Any], tuple[str, ...]]] = []
+        self.completion_providers: list[CompletionProvider] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._reported: set[str] = set()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from butler_ls.util.errors import InvalidArguments, shorten
+from butler_ls.plugin_api import InvalidArguments, shorten
 
 ACCEPTED_FORMS = (
     "today, yesterday, tomorrow, YYYY-MM-DD, -N or +N (days from today), a weekday name "

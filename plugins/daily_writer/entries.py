@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from butler_ls.util.errors import ButlerError, InvalidArguments
+from butler_ls.plugin_api import ButlerError, InvalidArguments
 
 DEFAULT_SECTION = "Log"
 DEFAULT_ENTRY_FORMAT = "- {time:%H:%M} {text}"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from butler_ls.lsp.positions import client_position
+from butler_ls.plugin_api import client_position
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument

@@ -14,9 +14,7 @@ from pathlib import Path
 import attrs
 from lsprotocol import types
 
-from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.util.errors import ButlerError
-from butler_ls.util.safe_write import atomic_write, file_lock
+from butler_ls.plugin_api import ButlerError, Plugin, PluginContext, atomic_write, file_lock
 
 from .dates import parse_date
 from .entries import DEFAULT_SECTION, check_section, format_entry
@@ -60,7 +58,7 @@ class DailyNotes:
         self.writer: NoteWriter | None = None
 
     def _base(self) -> Path:
-        return self._ctx.server.workspace_root() or Path.home()
+        return self._ctx.workspace_root() or Path.home()
 
     def directory(self) -> Path:
         """The notes folder: ``notes.directory`` (relative to the workspace), else notes/daily."""
@@ -171,7 +169,7 @@ class DailyWriterPlugin(Plugin):
         self.ctx = ctx
         self.notes = DailyNotes(ctx)
         self.journal = Journal(ctx.data_dir / "journal")
-        self.writer = NoteWriter(ctx.server, self.journal, self.notes.new_note_text)
+        self.writer = NoteWriter(ctx, self.journal, self.notes.new_note_text)
         self.notes.writer = self.writer
         ctx.provide("notes.daily", self.notes)
         ctx.provide("status.notes", self.status)
@@ -180,7 +178,7 @@ class DailyWriterPlugin(Plugin):
         ctx.completion(self.complete, trigger_characters=["["])
         recovered = self.writer.recover()
         if recovered:
-            ctx.server.show_warning(
+            ctx.show_warning(
                 f"Butler found {recovered} note entries that an earlier session could not "
                 f"write; they are being added to their notes now"
             )
@@ -203,17 +201,8 @@ class DailyWriterPlugin(Plugin):
         date = parse_date(args.date, dt.date.today())
         path, created = await asyncio.to_thread(self.notes.ensure_note, date)
         uri = path.as_uri()
-        window = self.ctx.server.client_capabilities.window
-        if window and window.show_document and window.show_document.support:
-            try:
-                result = await self.ctx.server.window_show_document_async(
-                    types.ShowDocumentParams(uri=uri, take_focus=True)
-                )
-            except Exception as exc:  # the note exists; showing it is a courtesy
-                logger.warning("the editor could not show %s: %s", path, exc)
-            else:
-                if not result.success:
-                    logger.info("the editor did not show %s", path)
+        # The note exists; showing it is a courtesy (a failure is only logged).
+        await self.ctx.show_document(uri)
         return {"uri": uri, "path": str(path), "created": created, "date": date.isoformat()}
 
     async def append_note(self, args: AppendArguments) -> dict[str, object]:
@@ -228,7 +217,9 @@ class DailyWriterPlugin(Plugin):
 
     async def complete(self, params: types.CompletionParams) -> list[types.CompletionItem]:
         """``[[`` in any document offers the daily notes, newest first."""
-        document = self.ctx.server.workspace.get_text_document(params.text_document.uri)
+        document = self.ctx.document(params.text_document.uri)
+        if document is None:
+            return []
         offset = document.offset_at_position(params.position)
         names = await asyncio.to_thread(self.notes.note_files)
         return link_completions(document, offset, [note_name(n) for n in names])

@@ -15,20 +15,24 @@ from typing import TYPE_CHECKING
 
 from lsprotocol import types
 
-from butler_ls.lsp.editing import workspace_edit
-from butler_ls.lsp.positions import client_position
-from butler_ls.util.errors import ButlerError, InvalidArguments
-from butler_ls.util.safe_write import update_file
+from butler_ls.plugin_api import (
+    ButlerError,
+    EditRefused,
+    InvalidArguments,
+    client_position,
+    update_file,
+)
 
 from .entries import apply_insertion, contains_entries, plan_insert
 from .journal import Journal, PendingEntry, unwritable_reason
 
 if TYPE_CHECKING:
-    from butler_ls.lsp.server import ButlerServer
+    from pygls.workspace import TextDocument
+
+    from butler_ls.plugin_api import PluginContext
 
 logger = logging.getLogger(__name__)
 
-EDIT_ATTEMPTS = 5
 RETRY_DELAYS = (2.0, 5.0, 15.0, 30.0, 60.0)
 
 
@@ -40,9 +44,9 @@ class NoteWriter:
     """Appends entries to notes, one coalescing queue per note file."""
 
     def __init__(
-        self, server: ButlerServer, journal: Journal, new_note: Callable[[Path], str]
+        self, ctx: PluginContext, journal: Journal, new_note: Callable[[Path], str]
     ) -> None:
-        self.server = server
+        self.ctx = ctx
         self.journal = journal
         self._new_note = new_note
         self._queues: dict[Path, list[tuple[PendingEntry, asyncio.Future[str] | None]]] = {}
@@ -74,7 +78,7 @@ class NoteWriter:
             # Left by an older version that journaled it: set aside once, never retried.
             kept = self.journal.set_aside([entry], reason)
             logger.warning("a note entry can never be written (%s); it is kept in %s", reason, kept)
-            self.server.show_warning(
+            self.ctx.show_warning(
                 f"Butler: a note entry from an earlier session can never be written ({reason}); "
                 f"its text is kept in {kept}"
             )
@@ -144,7 +148,7 @@ class NoteWriter:
                 f"data folder or make it writable, then append again"
             ) from None
         where = "disk"
-        if self.server.document_for_path(path) is not None:
+        if self.ctx.document_for_path(path) is not None:
             if await self._write_to_editor(path, entries):
                 where = "editor"
             else:
@@ -180,40 +184,26 @@ class NoteWriter:
         return True
 
     async def _edit_section(self, path: Path, section: str, entries: list[PendingEntry]) -> bool:
-        for _ in range(EDIT_ATTEMPTS):
-            document = self.server.document_for_path(path)
-            if document is None:
-                return False
+        document = self.ctx.document_for_path(path)
+        if document is None:
+            return False
+
+        def plan(document: TextDocument) -> types.TextEdit | None:
+            # Planned afresh at each attempt: the user may have typed since the last one.
             texts = [e.text for e in entries if not self._already_in(document.source, e)]
             if not texts:
-                return True
-            version = document.version
+                return None
             insertion = plan_insert(document.source, section, texts)
             position = client_position(document, insertion.offset)
-            edit = types.TextEdit(range=types.Range(position, position), new_text=insertion.text)
-            result = await self.server.workspace_apply_edit_async(
-                types.ApplyWorkspaceEditParams(
-                    edit=workspace_edit(self.server, document, edit),
-                    label="Butler: add to daily note",
-                )
-            )
-            if result.applied:
-                await self._wait_for_version(path, version)
-                return True
-            logger.info("the editor refused a note edit (%s); trying again", result.failure_reason)
-            await asyncio.sleep(0.05)
-        raise ButlerError(
-            f"the editor refused to add the entry to {path} {EDIT_ATTEMPTS} times; "
-            f"save or close the note and try again"
-        )
+            return types.TextEdit(range=types.Range(position, position), new_text=insertion.text)
 
-    async def _wait_for_version(self, path: Path, version: int | None) -> None:
-        """Let the editor's didChange for our edit arrive before the next edit is planned."""
-        for _ in range(100):
-            document = self.server.document_for_path(path)
-            if document is None or document.version != version:
-                return
-            await asyncio.sleep(0.01)
+        try:
+            return await self.ctx.apply_edit(document.uri, plan, label="Butler: add to daily note")
+        except EditRefused as exc:
+            raise ButlerError(
+                f"the editor refused to add the entry to {path} {exc.attempts} times; "
+                f"save or close the note and try again"
+            ) from None
 
     def _schedule_retry(self) -> None:
         if self._retry is None or self._retry.done():

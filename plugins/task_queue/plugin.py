@@ -15,15 +15,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from butler_ls.host import events
-from butler_ls.lsp.core_commands import redact_url
-from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.plugin_api import (
+    ButlerError,
+    Plugin,
+    PluginContext,
+    events,
+    pid_alive,
+    redact_url,
+    to_wire,
+)
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.jobs import Envelope, Priority, SqliteJobBoard
 from butler_ls.queue.supervisor import BoardCalls, LastKnown, Supervisor
-from butler_ls.util.config import to_wire
-from butler_ls.util.errors import ButlerError
-from butler_ls.util.processes import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +141,7 @@ class TaskQueuePlugin(Plugin):
         queue = ctx.settings.queue
         self.backend = queue.backend
         self.url = queue.url if self.backend == "redis" else None
-        self.directory = ctx.server.paths.queue_dir
+        self.directory = ctx.queue_dir
         if queue.directory:
             self.directory = Path(queue.directory).expanduser()
         self.recovery: dict[str, Any] = {}
@@ -198,7 +201,7 @@ class TaskQueuePlugin(Plugin):
                 return
             self.open_error = describe_queue_error(exc, self.url)
             logger.warning("the task queue cannot open: %s", self.open_error)
-            self.ctx.server.show_warning(f"Butler's task queue cannot open: {self.open_error}")
+            self.ctx.show_warning(f"Butler's task queue cannot open: {self.open_error}")
             return
         finally:
             self._opened.set()
@@ -206,7 +209,7 @@ class TaskQueuePlugin(Plugin):
             self.board,
             self.directory,
             redis_url=self.url,
-            log_dir=self.ctx.server.paths.log_dir,
+            log_dir=self.ctx.log_dir,
             workers=self.workers_seen,
         )
         self.client.start()

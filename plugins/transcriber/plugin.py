@@ -13,15 +13,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import attrs
-from lsprotocol import types
 
-from butler_ls.lsp.command_table import FilePath, PositionArgument
-from butler_ls.lsp.editing import Anchor, DocumentClosed
-from butler_ls.plugin_api import Plugin, PluginContext
+from butler_ls.plugin_api import (
+    ButlerError,
+    DocumentClosed,
+    FilePath,
+    InvalidArguments,
+    Plugin,
+    PluginContext,
+    PositionArgument,
+    Progress,
+    atomic_write,
+    to_wire,
+)
 from butler_ls.subtitles import Segment, normalize_format, render
-from butler_ls.util.config import to_wire
-from butler_ls.util.errors import ButlerError, InvalidArguments
-from butler_ls.util.safe_write import atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -119,8 +124,8 @@ class TranscriberPlugin(Plugin):
             if not args.uri:
                 raise InvalidArguments("uri: target 'cursor' needs the document's uri", field="uri")
             position = args.position.to_lsp() if args.position else None
-            anchor = Anchor(self.ctx.server, args.uri, position)
-        progress = Progress(self.ctx.server, f"Transcribing {path.name}")
+            anchor = self.ctx.anchor(args.uri, position)
+        progress = self.ctx.progress(f"Transcribing {path.name}")
         job_id = uuid.uuid4().hex
         inserted: list[str] = []
         stopped: list[str] = []
@@ -181,21 +186,14 @@ class TranscriberPlugin(Plugin):
                 f"{stopped[0]}; {len(inserted)} of {len(segments)} segments went into the "
                 f"document, the whole transcript is in this answer"
             )
-            self.ctx.server.show_warning(f"Butler: {answer['warning']}")
+            self.ctx.show_warning(f"Butler: {answer['warning']}")
         if args.target == "newDocument":
             output = _unique(path.with_suffix(EXTENSIONS[fmt]))
             # Yours, not Butler's: your umask, not the server's private one; off the loop.
             await asyncio.to_thread(atomic_write, output, answer["formatted"])
             answer["uri"] = output.as_uri()
-            window = self.ctx.server.client_capabilities.window
-            can_show = bool(window and window.show_document and window.show_document.support)
-            try:
-                if can_show:
-                    await self.ctx.server.window_show_document_async(
-                        types.ShowDocumentParams(uri=output.as_uri(), take_focus=True)
-                    )
-            except Exception as exc:  # the file is written; showing it is a courtesy
-                logger.warning("the editor could not show %s: %s", output, exc)
+            # The file is written; showing it is a courtesy (a failure is only logged).
+            await self.ctx.show_document(answer["uri"])
         return answer
 
     async def _cancel_when_asked(self, progress: Progress, job_id: str) -> None:
@@ -210,7 +208,7 @@ class TranscriberPlugin(Plugin):
     def _audio_path(self, raw: str) -> Path:
         path = Path(raw).expanduser()
         if not path.is_absolute():
-            path = (self.ctx.server.workspace_root() or Path.cwd()) / path
+            path = (self.ctx.workspace_root() or Path.cwd()) / path
         if not path.exists():
             raise InvalidArguments(f"path: {path} does not exist; check the path", field="path")
         if not path.is_file():
@@ -245,51 +243,6 @@ class TranscriberPlugin(Plugin):
             )
             return DEFAULT_MAX_FILE_MB
         return float(value)
-
-
-class Progress:
-    """``$/progress`` for one piece of work, if the client supports it; cancellable."""
-
-    def __init__(self, server: Any, title: str) -> None:
-        self.server = server
-        self.title = title
-        window = server.client_capabilities.window
-        self.enabled = bool(window and window.work_done_progress)
-        self.token = f"butler-{uuid.uuid4().hex[:12]}"
-        self._cancel = asyncio.Event()
-
-    async def begin(self) -> None:
-        """Create the token and show the progress."""
-        if not self.enabled:
-            return
-        try:
-            await self.server.work_done_progress.create_async(self.token)
-        except Exception:
-            self.enabled = False
-            return
-        self.server.work_done_progress.begin(
-            self.token,
-            types.WorkDoneProgressBegin(title=self.title, cancellable=True, percentage=0),
-        )
-        future = self.server.work_done_progress.tokens.get(self.token)
-        if future is not None:
-            future.add_done_callback(lambda f: self._cancel.set())
-
-    async def report(self, message: str, percentage: int | None) -> None:
-        """Update the message (and the percentage)."""
-        if self.enabled:
-            self.server.work_done_progress.report(
-                self.token, types.WorkDoneProgressReport(message=message, percentage=percentage)
-            )
-
-    async def cancelled(self) -> None:
-        """Return when the user cancels."""
-        await self._cancel.wait()
-
-    async def end(self) -> None:
-        """Hide the progress."""
-        if self.enabled:
-            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
 
 
 def _format(name: str) -> str:

@@ -18,10 +18,15 @@ import attrs
 
 from butler_ls.dictation.spool import Spool
 from butler_ls.dictation.voice_commands import Rules, rules_for
-from butler_ls.lsp.command_table import FilePath, PositionArgument
-from butler_ls.lsp.editing import Anchor
-from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.util.errors import ButlerError, InvalidArguments
+from butler_ls.plugin_api import (
+    Anchor,
+    ButlerError,
+    FilePath,
+    InvalidArguments,
+    Plugin,
+    PluginContext,
+    PositionArgument,
+)
 from butler_ls.util.processes import neutral_cwd, python_command
 
 from .recovery import recover_orphans
@@ -142,7 +147,7 @@ class VoiceInputPlugin(Plugin):
         try:
             return rules_for(self.ctx.settings.model.language, self.settings.get("commands"))
         except ValueError as exc:
-            self.ctx.server.show_warning(
+            self.ctx.show_warning(
                 f"butler.voice_input.commands.{exc}; using the built-in voice commands"
             )
             return rules_for(self.ctx.settings.model.language)
@@ -162,9 +167,7 @@ class VoiceInputPlugin(Plugin):
                 )
             )
         except (ValueError, TypeError) as exc:
-            self.ctx.server.show_warning(
-                f"butler.voice_input: {exc}; using the default pause detection"
-            )
+            self.ctx.show_warning(f"butler.voice_input: {exc}; using the default pause detection")
             return Segmenter()
 
     # --- commands --------------------------------------------------------------------------
@@ -222,14 +225,14 @@ class VoiceInputPlugin(Plugin):
                 "(and position), or use target 'dailyNote'",
                 field="uri",
             )
-        if args.uri not in self.ctx.server.workspace.text_documents:
+        if self.ctx.document(args.uri) is None:
             raise InvalidArguments(
                 f"uri: {args.uri} is not open in the editor; open it first, or use target "
                 "'dailyNote'",
                 field="uri",
             )
         position = args.position.to_lsp() if args.position else None
-        return Anchor(self.ctx.server, args.uri, position)
+        return self.ctx.anchor(args.uri, position)
 
     def _source(self, args: StartArguments) -> Any:
         from .sources import FileSource, MicrophoneSource
@@ -237,7 +240,7 @@ class VoiceInputPlugin(Plugin):
         if args.audio_file:
             path = Path(args.audio_file).expanduser()
             if not path.is_absolute():
-                path = (self.ctx.server.workspace_root() or Path.cwd()) / path
+                path = (self.ctx.workspace_root() or Path.cwd()) / path
             if not path.is_file():
                 raise InvalidArguments(
                     f"audioFile: {path} does not exist or is not a file; check the path",

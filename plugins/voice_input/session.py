@@ -19,8 +19,7 @@ import attrs
 
 from butler_ls.dictation.segmenter import SAMPLE_RATE, Segmenter, Utterance
 from butler_ls.dictation.voice_commands import interpret, join
-from butler_ls.lsp.editing import Anchor, DocumentClosed, Span
-from butler_ls.util.errors import ButlerError
+from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 
 from .lookahead import SHORT_SPEECH, Lookahead, context, pcm_payload
 
@@ -222,7 +221,7 @@ class DictationSession:
             # Not durable, but not lost either: it is transcribed from memory.
             spooled = None
             self.message = f"dictated audio is not being kept safe on disk: {exc}"
-            self._loop.call_soon_threadsafe(self.ctx.server.show_warning, self.message)
+            self._loop.call_soon_threadsafe(self.ctx.show_warning, self.message)
         timing.spooled = time.monotonic()
         self._loop.call_soon_threadsafe(self._utterance_ready, spooled, utterance, timing)
 
@@ -403,7 +402,7 @@ class DictationSession:
         self.anchor = None
         self.target = "dailyNote"
         self.message = f"{uri} was closed; the rest of this dictation goes to today's note"
-        self.ctx.server.show_warning(self.message)
+        self.ctx.show_warning(self.message)
 
     async def _finish(self) -> None:
         self.lookahead.stop()
@@ -451,4 +450,4 @@ class DictationSession:
             position = self.anchor.position()
             if position is not None:
                 state["position"] = {"line": position.line, "character": position.character}
-        self.ctx.server.protocol.notify("butler/dictationState", state)
+        self.ctx.notify("butler/dictationState", state)

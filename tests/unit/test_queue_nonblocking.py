@@ -140,10 +140,9 @@ async def queue_plugin(tmp_path: Path, board: StallableBoard):
     tasks: list[asyncio.Task[Any]] = []
     ctx = SimpleNamespace(
         settings=settings,
-        server=SimpleNamespace(
-            paths=SimpleNamespace(queue_dir=tmp_path / "queue", log_dir=tmp_path / "logs"),
-            show_warning=lambda message: None,
-        ),
+        queue_dir=tmp_path / "queue",
+        log_dir=tmp_path / "logs",
+        show_warning=lambda message: None,
         provide=provided.__setitem__,
         command=lambda name, handler: provided.__setitem__(name, handler),
         run_task=lambda coro, name: tasks.append(asyncio.get_running_loop().create_task(coro)),

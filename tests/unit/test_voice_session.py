@@ -82,7 +82,8 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
 
     capabilities = {"speech.transcribe": Speech(), "notes.daily": Notes()}
     ctx = SimpleNamespace(
-        server=editor,
+        show_warning=editor.show_warning,
+        notify=editor.protocol.notify,
         settings=SimpleNamespace(model=SimpleNamespace(language="en", vocabulary=[])),
         require=capabilities.__getitem__,
         get=lambda name, default=None: capabilities.get(name, default),

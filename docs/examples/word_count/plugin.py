@@ -9,9 +9,7 @@ import re
 
 import attrs
 
-from butler_ls.host import events
-from butler_ls.plugin_api import Plugin, PluginContext
-from butler_ls.util.errors import ButlerError
+from butler_ls.plugin_api import ButlerError, Plugin, PluginContext, events
 
 
 @attrs.frozen
@@ -52,7 +50,7 @@ class WordCountPlugin(Plugin):
 
     def word_count(self, args: WordCountArguments) -> dict[str, object]:
         """Answer ``{uri, words, changesSeen}`` for an open document."""
-        document = self.ctx.server.workspace.text_documents.get(args.uri)
+        document = self.ctx.document(args.uri)
         if document is None:
             raise ButlerError(f"{args.uri} is not open; open it in the editor first")
         notes = self.ctx.get("notes.daily")
