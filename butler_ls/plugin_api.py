@@ -23,7 +23,7 @@ from butler_ls.util.errors import (
     shorten,
 )
 from butler_ls.util.processes import neutral_cwd, pid_alive, python_command
-from butler_ls.util.safe_write import atomic_write, file_lock, update_file
+from butler_ls.util.safe_write import append_text, atomic_write, file_lock, update_file
 
 
 class Plugin:
@@ -52,6 +52,7 @@ __all__ = [
     "Progress",
     "Span",
     "WriteError",
+    "append_text",
     "atomic_write",
     "client_position",
     "events",
