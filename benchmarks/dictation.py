@@ -23,7 +23,7 @@ from _lsp import StdioServer, running_server
 from wer import direct_transcripts, read_references
 
 from butler_ls.dictation.recordings import join_recordings
-from butler_ls.wer import word_errors
+from butler_ls.util.word_errors import word_errors
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"p50_s": 1.0, "p95_s": 1.6, "wer_points": 1.5}

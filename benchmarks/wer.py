@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _lsp import running_server
 
-from butler_ls.wer import normalize, word_errors
+from butler_ls.util.word_errors import normalize, word_errors
 
 TARGET_POINTS = 0.5
 # Batch work waits while the CPU is busy; a benchmark on a small machine must not wait.

@@ -1,6 +1,7 @@
 """Command line of ``butler-ls``: the language server (stdio or TCP) and its tools.
 
-Arguments are checked before anything heavy is imported, so mistakes answer fast.
+Arguments are checked before anything heavy is imported, so mistakes answer fast. Tools
+such as ``transcribe`` come from plugins (their manifest's ``cli:`` key), loaded by the host.
 """
 
 from __future__ import annotations
@@ -9,8 +10,12 @@ import argparse
 import logging
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 from butler_ls import __version__
+
+CORE_COMMANDS = ("worker", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,19 +51,75 @@ def build_parser() -> argparse.ArgumentParser:
     from butler_ls.queue.worker import add_arguments
 
     add_arguments(worker)
-    transcribe = commands.add_parser(
-        "transcribe", help="print the transcript of an audio file (same engine as the server)"
-    )
-    from butler_ls.transcribe_cli import add_arguments as transcribe_arguments
-
-    transcribe_arguments(transcribe)
     doctor = commands.add_parser(
         "doctor", help="check microphone, model, queue, worker and folders, and say what to fix"
     )
     from butler_ls.doctor.main import add_arguments as doctor_arguments
 
     doctor_arguments(doctor)
+    for name, (help_text, setup, run) in plugin_tools().items():
+        tool = commands.add_parser(name, help=help_text)
+        setup(tool)
+        tool.set_defaults(run_tool=run)
     return parser
+
+
+Tool = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
+
+
+def plugin_tools() -> dict[str, Tool]:
+    """``butler-ls`` sub-commands that plugins declare, from the plugins the settings file allows.
+
+    A tool whose plugin cannot load still appears: running it says why, naming the plugin.
+    """
+    from butler_ls.host.loader import describe, import_from_plugin, plan_plugins
+    from butler_ls.util.config import load_settings_file, parse_settings
+    from butler_ls.util.paths import Paths
+
+    paths = Paths.default()
+    settings, _ = parse_settings(load_settings_file(paths.config_file)[0])
+    plan = plan_plugins(paths.user_plugins_dir, settings.plugins.paths, settings.plugins.disabled)
+    tools: dict[str, Tool] = {}
+    for found in plan.order:
+        manifest = found.manifest
+        for target in manifest.cli if manifest else ():
+            if target.name in CORE_COMMANDS or target.name in tools:
+                continue  # the core's own commands, and the first plugin's tool, win
+            try:
+                run = import_from_plugin(
+                    manifest, target.module, target.function, found.module_name, "cli"
+                )
+                module = import_from_plugin(manifest, target.module, None, found.module_name, "cli")
+            except Exception as exc:
+                why = describe(exc, "its code failed to import")
+                tools[target.name] = _unavailable(f"plugin {found.id} cannot run it: {why}")
+                continue
+            add_arguments = getattr(module, "add_arguments", _any_arguments)
+            first_line = (getattr(run, "__doc__", None) or "").strip().split("\n")[0]
+            help_text = first_line[:1].lower() + first_line[1:].rstrip(".")
+            tools[target.name] = (help_text, add_arguments, run)
+    for found, why in plan.excluded.values():
+        for target in found.manifest.cli if found.manifest else ():
+            if target.name not in CORE_COMMANDS:
+                tools.setdefault(
+                    target.name, _unavailable(f"plugin {found.id} is not loaded: {why}")
+                )
+    return tools
+
+
+_NOT_LOADED = "(not available: run it to see why)"
+
+
+def _unavailable(reason: str) -> Tool:
+    def run(args: argparse.Namespace) -> int:
+        print(f"butler-ls {args.command}: {reason}", file=sys.stderr)
+        return 1
+
+    return (_NOT_LOADED, _any_arguments, run)
+
+
+def _any_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("arguments", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
 
 
 def _port(text: str) -> int:
@@ -81,10 +142,9 @@ def main(argv: list[str] | None = None) -> int:
 
         keep_private()  # the queue, its key and the worker's logs are the user's alone
         return worker_main(args)
-    if args.command == "transcribe":
-        from butler_ls.transcribe_cli import main as transcribe_main
-
-        return transcribe_main(args)
+    run_tool: Any = getattr(args, "run_tool", None)
+    if run_tool is not None:
+        return int(run_tool(args) or 0)
     if args.command == "doctor":
         from butler_ls.doctor.main import main as doctor_main
 

@@ -84,10 +84,20 @@ def check_audio(spec: str | int | None, audio: Any = None) -> Check:
 
 def check_model(model: ModelSettings, engine: Any = None, sample: Path = SELFTEST_WAV) -> Check:
     """The model is on disk, loads, and transcribes the self-test recording correctly."""
-    from butler_ls.audio_decode import decode_all
-    from butler_ls.models import ModelError, resolve_model
-    from butler_ls.transcription import ENGINE, Options, choose_device
-    from butler_ls.wer import wer
+    from butler_ls.host.loader import import_from_plugin
+    from butler_ls.host.manifest import MANIFEST_NAME, load_manifest
+    from butler_ls.util.audio_decode import decode_all
+    from butler_ls.util.paths import builtin_plugins_dir
+    from butler_ls.util.word_errors import wer
+
+    # Until this check moves into the transcriber plugin: its engine, through the host's loader.
+    folder = builtin_plugins_dir() / "transcriber"
+    manifest = load_manifest(folder / MANIFEST_NAME, source="builtin")
+    models = import_from_plugin(manifest, "models", None)
+    transcription = import_from_plugin(manifest, "engine", None)
+    ModelError, resolve_model = models.ModelError, models.resolve_model
+    ENGINE, Options = transcription.ENGINE, transcription.Options
+    choose_device = transcription.choose_device
 
     engine = engine or ENGINE
     data: dict[str, Any] = {"model": model.name}

@@ -7,14 +7,10 @@ failed and skipped; an error in one of its commands only answers that request.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import logging
-import sys
 import types as pytypes
-from collections.abc import Callable, Iterable, Iterator
-from importlib import metadata
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -24,16 +20,14 @@ from butler_ls import __version__
 from butler_ls.host import events
 from butler_ls.host.context import PluginContext
 from butler_ls.host.graph import resolve_order
-from butler_ls.host.manifest import MANIFEST_NAME, PluginManifest, load_manifest
-from butler_ls.util.errors import ButlerError, ManifestError
+from butler_ls.host.loader import describe, find_plugins, import_entry
+from butler_ls.host.manifest import PluginManifest
+from butler_ls.util.errors import ButlerError
 
 if TYPE_CHECKING:
     from butler_ls.host.hosting import HostServer
 
 logger = logging.getLogger(__name__)
-
-ENTRY_POINT_GROUP = "butler.plugins"
-_PACKAGE_PREFIX = "butler_plugins"
 
 State = Literal["active", "failed", "disabled", "inactive"]
 
@@ -103,39 +97,14 @@ class PluginManager:
 
     def discover(self, folders: Iterable[tuple[str, Path]], entry_points: bool = True) -> None:
         """Read every manifest from ``(source, folder)`` pairs and the entry points."""
-        for source, folder in folders:
-            for manifest_file in _manifest_files(folder):
-                self._add(source, manifest_file, module_name=None)
-        if entry_points:
-            for ep in _entry_points():
-                self._add_entry_point(ep)
+        for found in find_plugins(folders, entry_points):
+            if found.manifest is None:
+                self._fail_found(found.id, found.source, found.location, found.problem or "")
+            else:
+                self._add(found.source, found.manifest, found.module_name)
 
-    def _add_entry_point(self, ep: metadata.EntryPoint) -> None:
-        location = f"entry point {ep.name} = {ep.value}"
-        try:
-            spec = importlib.util.find_spec(ep.module)
-            folders = list(spec.submodule_search_locations or []) if spec else []
-        except (ImportError, ValueError) as exc:
-            self._fail_found(ep.name, "entry-point", location, f"cannot find {ep.module}: {exc}")
-            return
-        if not folders:
-            self._fail_found(
-                ep.name,
-                "entry-point",
-                location,
-                f"{ep.module} must be a package whose folder holds {MANIFEST_NAME}",
-            )
-            return
-        self._add("entry-point", Path(folders[0]) / MANIFEST_NAME, module_name=ep.module)
-
-    def _add(self, source: str, manifest_file: Path, module_name: str | None) -> None:
-        try:
-            manifest = load_manifest(manifest_file, source=source)
-        except ManifestError as exc:
-            self._fail_found(
-                manifest_file.parent.name, source, str(manifest_file), f"invalid manifest: {exc}"
-            )
-            return
+    def _add(self, source: str, manifest: PluginManifest, module_name: str | None) -> None:
+        manifest_file = manifest.file
         if (first := self.records.get(manifest.id)) is not None:
             logger.warning(
                 "plugin %s at %s ignored: already found at %s",
@@ -202,7 +171,7 @@ class PluginManager:
         record.context = context
         stage = "import"
         try:
-            instance = _instantiate(_import_entry(manifest, record.module_name))
+            instance = _instantiate(import_entry(manifest, record.module_name))
             stage = "activate"
             result = _call(instance, "activate", context)
             if inspect.isawaitable(result):
@@ -210,7 +179,7 @@ class PluginManager:
         except Exception as exc:
             logger.debug("plugin %s failed in %s", manifest.id, stage, exc_info=True)
             self._cleanup(record)
-            self._mark_failed(record, _describe(exc, stage), exc)
+            self._mark_failed(record, describe(exc, stage), exc)
             return
         record.instance = instance
         record.state, record.reason = "active", None
@@ -288,75 +257,6 @@ class PluginManager:
         return [record.to_wire() for record in self.records.values()]
 
 
-def _manifest_files(folder: Path) -> Iterator[Path]:
-    """``folder/plugin.yaml`` if the folder is a plugin, else its sub-folders' manifests."""
-    if (folder / MANIFEST_NAME).is_file():
-        yield folder / MANIFEST_NAME
-        return
-    try:
-        children = sorted(p for p in folder.iterdir() if p.is_dir())
-    except OSError:
-        return
-    for child in children:
-        if (child / MANIFEST_NAME).is_file() and not child.name.startswith((".", "_")):
-            yield child / MANIFEST_NAME
-
-
-def _entry_points() -> list[metadata.EntryPoint]:
-    try:
-        return list(metadata.entry_points(group=ENTRY_POINT_GROUP))
-    except Exception:  # a broken distribution must not stop the server
-        logger.exception("cannot read the %s entry points", ENTRY_POINT_GROUP)
-        return []
-
-
-def _import_entry(manifest: PluginManifest, module_name: str | None) -> Any:
-    """Import the plugin's entry module (by path for folder plugins) and its attribute."""
-    if module_name is None:
-        module_name = _folder_package(manifest)
-    module = importlib.import_module(f"{module_name}.{manifest.entry_module}")
-    if manifest.entry_attr is None:
-        return module
-    try:
-        return getattr(module, manifest.entry_attr)
-    except AttributeError:
-        raise ButlerError(
-            f"{manifest.file}: entry: module {manifest.entry_module} has no "
-            f"attribute {manifest.entry_attr}"
-        ) from None
-
-
-def _folder_package(manifest: PluginManifest) -> str:
-    """Make the plugin folder importable as ``butler_plugins.<id>`` without sys.path."""
-    if _PACKAGE_PREFIX not in sys.modules:
-        root = pytypes.ModuleType(_PACKAGE_PREFIX, "Namespace of folder plugins.")
-        root.__path__ = []
-        sys.modules[_PACKAGE_PREFIX] = root
-    name = f"{_PACKAGE_PREFIX}.{manifest.id.replace('.', '_').replace('-', '_')}"
-    if name in sys.modules:
-        return name
-    folder = manifest.folder
-    assert folder is not None
-    init = folder / "__init__.py"
-    if init.is_file():
-        spec = importlib.util.spec_from_file_location(
-            name, init, submodule_search_locations=[str(folder)]
-        )
-    else:
-        spec = importlib.util.spec_from_loader(name, loader=None, is_package=True)
-    assert spec is not None
-    module = importlib.util.module_from_spec(spec)
-    module.__path__ = [str(folder)]
-    sys.modules[name] = module
-    try:
-        if spec.loader is not None:
-            spec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return name
-
-
 def _instantiate(entry: Any) -> Any:
     """A class is instantiated; a module or object is used as it is."""
     return entry() if inspect.isclass(entry) else entry
@@ -372,9 +272,3 @@ def _call(instance: Any, method: str, context: PluginContext | None) -> Any:
         # Module plugins: activate(ctx) and deactivate(ctx) functions.
         return func(context)
     return func(context) if method == "activate" else func()
-
-
-def _describe(exc: BaseException, where: str) -> str:
-    if isinstance(exc, ButlerError):
-        return f"{where}: {exc}"
-    return f"{where} raised {type(exc).__name__}: {exc}"

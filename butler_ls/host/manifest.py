@@ -25,6 +25,7 @@ SOURCES = ("builtin", "user", "path", "entry-point")
 KNOWN_KEYS = (
     "id", "name", "version", "description", "entry", "requires", "provides",
     "consumes", "commands", "settings", "butler",
+    "jobs", "cli",
 )  # fmt: skip
 _COMMAND_KEYS = ("id", "title", "description")
 
@@ -43,6 +44,9 @@ _COMMAND_HINT = "a dotted name such as butler.note.append"
 _ENTRY_HINT = "module or module:attribute in dotted Python names, e.g. plugin:MyPlugin"
 _REQUIREMENT_HINT = "voice_input >=0.1,<1"
 _COMMAND_FORMS = "command ids or {id, title, description} mappings"
+_TARGET_HINT = "module:function in dotted Python names, e.g. jobs:transcribe"
+_KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
+_CLI_RE = re.compile(r"[a-z][a-z0-9-]*")
 
 # Settings defaults are small JSON-like values; the limits stop YAML aliases that refer to
 # themselves, or that multiply into billions of nodes, from hanging the check.
@@ -97,6 +101,18 @@ class CommandSpec:
 
 
 @attrs.frozen
+class Target:
+    """Code a plugin names in its manifest: a function in one of its modules."""
+
+    name: str
+    """The job kind (``jobs``) or the command-line tool (``cli``) it serves."""
+    module: str
+    """Dotted module, relative to the plugin folder."""
+    function: str
+    """The function in that module."""
+
+
+@attrs.frozen
 class PluginManifest:
     """Everything ``plugin.yaml`` says about a plugin, checked."""
 
@@ -120,6 +136,10 @@ class PluginManifest:
     """Capabilities used when present; they only order activation, never block it."""
     commands: tuple[CommandSpec, ...] = ()
     """Commands the plugin offers."""
+    jobs: tuple[Target, ...] = ()
+    """Job kinds the plugin's code runs in the worker, each with its handler."""
+    cli: tuple[Target, ...] = ()
+    """``butler-ls`` sub-commands the plugin provides, each with its ``main(args)``."""
     settings: dict = attrs.field(factory=dict, hash=False)
     """Default settings, JSON-like."""
     butler: str = ""
@@ -187,6 +207,8 @@ def parse_manifest(
     provides = _check_names(data, "provides", problems)
     consumes = _check_names(data, "consumes", problems)
     commands = _check_commands(data.get("commands"), problems)
+    jobs = _check_jobs(data.get("jobs"), problems)
+    cli = _check_cli(data.get("cli"), problems)
     settings = _check_settings(data.get("settings"), problems)
 
     if problems:
@@ -198,7 +220,7 @@ def parse_manifest(
     return PluginManifest(
         id=plugin_id, name=name, version=version, description=description or "",
         entry_module=entry_module, entry_attr=entry_attr, requires=requires,
-        provides=provides, consumes=consumes, commands=commands,
+        provides=provides, consumes=consumes, commands=commands, jobs=jobs, cli=cli,
         settings=copy.deepcopy(settings), butler=(butler or "").strip(), folder=folder,
         source=source, file=file,
     )  # fmt: skip
@@ -339,6 +361,62 @@ def _check_commands(value: object, problems: list) -> tuple[CommandSpec, ...]:
             title = fields.get("title") or command_id
             commands.append(CommandSpec(command_id, title, fields.get("description", "")))
     return tuple(commands)
+
+
+def _check_jobs(value: object, problems: list) -> tuple[Target, ...]:
+    forms = "a list of {kind, handler} mappings, e.g. [{kind: transcribe, handler: jobs:run}]"
+    if value is None:
+        return ()
+    if not isinstance(value, list | tuple):
+        problems.append(_expected("jobs", value, forms))
+        return ()
+    jobs: list[Target] = []
+    for index, item in enumerate(value):
+        label = f"jobs[{index}]"
+        if not isinstance(item, Mapping):
+            problems.append(_expected(label, item, "a mapping {kind, handler}"))
+            continue
+        for key in item:
+            if key not in ("kind", "handler"):
+                problems.append((_label(key, label), "unknown key; jobs take kind and handler"))
+        kind = item.get("kind")
+        if not isinstance(kind, str) or not _KIND_RE.fullmatch(kind):
+            hint = "a name such as transcribe"
+            problems.append(_invalid(f"{label}.kind", kind, "job kind", hint))
+        elif any(job.name == kind for job in jobs):
+            problems.append((f"{label}.kind", f"{kind!r} is listed twice; kinds are unique"))
+        else:
+            target = _target(item.get("handler"), f"{label}.handler", kind, problems)
+            if target is not None:
+                jobs.append(target)
+    return tuple(jobs)
+
+
+def _check_cli(value: object, problems: list) -> tuple[Target, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        expected = "a mapping of tool name to module:function, e.g. {transcribe: cli:main}"
+        problems.append(_expected("cli", value, expected))
+        return ()
+    tools: list[Target] = []
+    for name, target_text in value.items():
+        label = _label(name, "cli")
+        if not isinstance(name, str) or not _CLI_RE.fullmatch(name):
+            hint = "lowercase letters, digits and -, e.g. transcribe"
+            problems.append(_invalid(label, name, "command-line tool name", hint))
+        elif (target := _target(target_text, label, name, problems)) is not None:
+            tools.append(target)
+    return tuple(tools)
+
+
+def _target(value: object, label: str, name: str, problems: list) -> Target | None:
+    module, colon, attr = value.strip().partition(":") if isinstance(value, str) else ("", "", "")
+    names = [*module.split("."), attr]
+    if not (colon and all(_IDENTIFIER_RE.fullmatch(n) and not keyword.iskeyword(n) for n in names)):
+        problems.append(_invalid(label, value, "module:function", _TARGET_HINT))
+        return None
+    return Target(name, module, attr)
 
 
 def _command_fields(item: Mapping, label: str, problems: list) -> dict[str, str]:

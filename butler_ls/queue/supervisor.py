@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
 import os
 import subprocess
@@ -149,10 +150,13 @@ class Supervisor:
         redis_url: str | None = None,
         log_dir: Path | None = None,
         workers: LastKnown | None = None,
+        plugins: dict[str, list[str]] | None = None,
     ) -> None:
         self.board = board
         self.directory = directory
         self.redis_url = redis_url
+        self.plugins = plugins
+        """The server's ``plugins.{paths, disabled}``: the worker loads the same plugins' jobs."""
         self.log_dir = log_dir
         self._own_calls: BoardCalls | None = None
         if workers is None:
@@ -288,6 +292,11 @@ class Supervisor:
         if self.redis_url:
             # Through the environment, not argv: the URL may hold a password.
             env["BUTLER_QUEUE_URL"] = self.redis_url
+        env.pop("BUTLER_WORKER_PLUGINS", None)
+        if self.plugins is not None:
+            paths = [os.path.abspath(os.path.expanduser(p)) for p in self.plugins.get("paths", [])]
+            disabled = list(self.plugins.get("disabled", []))
+            env["BUTLER_WORKER_PLUGINS"] = json.dumps({"paths": paths, "disabled": disabled})
         self.state = "starting"
         logger.info("starting the worker")
         # The worker logs to worker.log; its stderr keeps what dies before logging starts.

@@ -1,7 +1,8 @@
 """The job task that producer and consumer share, and the handlers it dispatches to.
 
 There is one Huey task, ``butler.run_job``; what it does is named by the envelope's
-``kind``. Handlers stream partial results and return the final one.
+``kind``. Handlers stream partial results and return the final one. Only the core's
+``echo`` and ``sleep`` live here; plugins declare theirs in their manifests (plugin_jobs.py).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +34,11 @@ TASK_NAME = "butler.run_job"
 
 Handler = Callable[["JobContext", dict[str, Any]], Any]
 HANDLERS: dict[str, Handler] = {}
+"""The core's own kinds (health checks, tests); no plugin can take them over."""
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
-    """Register a job handler under ``kind`` (in the worker process)."""
+    """Register one of the core's job handlers under ``kind`` (in the worker process)."""
 
     def register(func: Handler) -> Handler:
         HANDLERS[kind] = func
@@ -131,14 +133,6 @@ def _sleep(ctx: JobContext, payload: dict[str, Any]) -> Any:
     return {"steps": steps, "threads": ctx.threads, "nice": nice}
 
 
-@handler("transcribe")
-def _transcribe(ctx: JobContext, payload: dict[str, Any]) -> Any:
-    """Speech to text with faster-whisper (imported here: only the worker needs it)."""
-    from butler_ls.transcription import run_job
-
-    return run_job(ctx, payload)
-
-
 class Runner:
     """Runs envelopes in the worker: throttling, bookkeeping, results."""
 
@@ -148,8 +142,14 @@ class Runner:
         worker_id: str,
         decide: Callable[[Envelope, int], Any] | None = None,
         scratch: Path | None = None,
+        handlers: Mapping[str, Handler] | None = None,
+        unavailable: Mapping[str, str] | None = None,
     ) -> None:
         self.board = board
+        self.handlers = {**(handlers or {}), **HANDLERS}
+        """Every kind this worker runs: the plugins' and the core's."""
+        self.unavailable = dict(unavailable or {})
+        """Kinds whose plugin could not load its handler, with the reason."""
         self.worker_id = worker_id
         self.decide = decide
         self.scratch = scratch
@@ -194,11 +194,13 @@ class Runner:
         if not self.board.started(envelope.job_id, self.worker_id):
             return  # already finished by an earlier run: never twice
         self.board.post(envelope, "started", {"worker": self.worker_id})
-        func = HANDLERS.get(envelope.kind)
+        func = self.handlers.get(envelope.kind)
         with self._lock:
             self.current[envelope.job_id] = envelope.priority
         try:
             if func is None:
+                if envelope.kind in self.unavailable:
+                    raise JobFailed(self.unavailable[envelope.kind])
                 raise JobFailed(f"this worker has no handler for jobs of kind {envelope.kind!r}")
             context = JobContext(envelope, self.board, threads, self.scratch)
             if low_priority:

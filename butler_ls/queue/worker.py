@@ -2,6 +2,7 @@
 
 One worker serves a data folder (a file lock says which); it exits by itself when the
 server that started it dies, and on start re-runs the jobs a dead worker left unfinished.
+The job handlers come from the plugins' manifests (``jobs:``), found as the server finds them.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import json
 import logging
 import os
 import signal
@@ -23,7 +25,7 @@ from typing import Any
 import attrs
 import filelock
 
-from butler_ls.util.config import load_settings_file, parse_settings
+from butler_ls.util.config import PluginsSettings, load_settings_file, parse_settings
 from butler_ls.util.log import setup_logging
 from butler_ls.util.paths import Paths
 
@@ -81,6 +83,7 @@ def main(args: argparse.Namespace) -> int:
             )
             return 2
         backend, url = "redis", queue_url
+    plugins = _plugin_settings(settings.plugins)
     directory = Path(args.directory or settings.queue.directory or paths.queue_dir).expanduser()
     directory.mkdir(parents=True, exist_ok=True, mode=0o700)
 
@@ -101,12 +104,38 @@ def main(args: argparse.Namespace) -> int:
     if args.owner_pid:
         _die_with(args.owner_pid)
     try:
-        return _serve(backend, url, directory, key)
+        return _serve(backend, url, directory, key, _load_jobs(paths, plugins))
     finally:
         lock.release()
 
 
-def _serve(backend: str, url: str | None, directory: Path, key: Any) -> int:
+def _plugin_settings(from_file: PluginsSettings) -> PluginsSettings:
+    """``plugins.*`` as the server that started us has them, else from config.yaml."""
+    from butler_ls.queue.plugin_jobs import ENV_PLUGINS
+
+    text = os.environ.get(ENV_PLUGINS)
+    if not text:
+        return from_file  # started by hand: the settings file is all there is
+    try:
+        settings, problems = parse_settings({"plugins": json.loads(text)})
+    except ValueError as exc:
+        logger.warning("%s is not JSON (%s); using the settings file's plugins.*", ENV_PLUGINS, exc)
+        return from_file
+    for problem in problems:
+        logger.warning("%s: %s", ENV_PLUGINS, problem)
+    return settings.plugins
+
+
+def _load_jobs(paths: Paths, plugins: PluginsSettings) -> Any:
+    from butler_ls.queue.plugin_jobs import load_plugin_jobs
+    from butler_ls.queue.tasks import HANDLERS
+
+    return load_plugin_jobs(
+        paths.user_plugins_dir, plugins.paths, plugins.disabled, reserved=HANDLERS
+    )
+
+
+def _serve(backend: str, url: str | None, directory: Path, key: Any, jobs: Any) -> int:
     from butler_ls.queue import throttle
     from butler_ls.queue.app import make_huey
     from butler_ls.queue.jobs import Envelope
@@ -135,7 +164,14 @@ def _serve(backend: str, url: str | None, directory: Path, key: Any) -> int:
         settings, _ = parse_settings({"throttle": current})
         return throttle.decide(envelope.priority, readings(), settings.throttle, attempt=attempt)
 
-    runner = Runner(board, worker_id, decide=decide, scratch=directory / "uploads")
+    runner = Runner(
+        board,
+        worker_id,
+        decide=decide,
+        scratch=directory / "uploads",
+        handlers=jobs.handlers,
+        unavailable=jobs.unavailable,
+    )
     task = register(huey, runner)
     (directory / "worker.pid").write_text(f"{os.getpid()}\n")
 
@@ -152,7 +188,7 @@ def _serve(backend: str, url: str | None, directory: Path, key: Any) -> int:
     stop = threading.Event()
     beat = threading.Thread(
         target=_heartbeat,
-        args=(board, worker_id, runner, stop, load),
+        args=(board, worker_id, runner, stop, load, jobs),
         daemon=True,
         name="heartbeat",
     )
@@ -255,21 +291,16 @@ class LoadMonitor:
 
 
 def _heartbeat(
-    board: Any, worker_id: str, runner: Any, stop: threading.Event, load: LoadMonitor
+    board: Any, worker_id: str, runner: Any, stop: threading.Event, load: LoadMonitor, jobs: Any
 ) -> None:
     while not stop.is_set():
         try:
             load.refresh()
-            engine = sys.modules.get("butler_ls.transcription")
-            models = engine.ENGINE.loaded() if engine is not None else []
-            board.heartbeat(
-                worker_id,
-                {
-                    "running": dict(runner.current),
-                    "throttled": runner.last_throttle,
-                    "models": models,
-                },
-            )
+            # What the plugins' job modules report (the transcriber: its loaded models),
+            # under the worker's own fields, which they cannot overwrite.
+            info = {**jobs.status(), "running": dict(runner.current)}
+            info["throttled"] = runner.last_throttle
+            board.heartbeat(worker_id, info)
         except Exception:
             logger.exception("heartbeat failed")
         stop.wait(HEARTBEAT_SECONDS)

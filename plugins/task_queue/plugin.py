@@ -211,6 +211,7 @@ class TaskQueuePlugin(Plugin):
             redis_url=self.url,
             log_dir=self.ctx.log_dir,
             workers=self.workers_seen,
+            plugins=to_wire(self.ctx.settings)["plugins"],
         )
         self.client.start()
         self.ctx.connect(events.config_changed, self._settings_changed)

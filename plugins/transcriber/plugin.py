@@ -26,7 +26,8 @@ from butler_ls.plugin_api import (
     atomic_write,
     to_wire,
 )
-from butler_ls.subtitles import Segment, normalize_format, render
+
+from .subtitles import Segment, normalize_format, render
 
 logger = logging.getLogger(__name__)
 

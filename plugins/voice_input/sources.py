@@ -96,7 +96,7 @@ class FileSource(Source):
     kind = "file"
 
     def __init__(self, path: Path, speed: float = 1.0) -> None:
-        from butler_ls.audio_decode import AudioError, probe
+        from butler_ls.util.audio_decode import AudioError, probe
 
         try:
             probe(path)
@@ -131,7 +131,7 @@ class FileSource(Source):
     def _deliver(self, on_audio: Callable[[bytes], None]) -> None:
         import numpy
 
-        from butler_ls.audio_decode import decode
+        from butler_ls.util.audio_decode import decode
 
         sent = 0  # bytes delivered
         began = time.monotonic()

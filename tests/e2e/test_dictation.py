@@ -15,7 +15,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
 from butler_ls.dictation.recordings import join_recordings
-from butler_ls.wer import wer
+from butler_ls.util.word_errors import wer
 
 from .conftest import StartServer, change_text, close_document, execute, open_document
 

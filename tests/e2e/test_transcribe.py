@@ -16,7 +16,7 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from butler_ls.wer import corpus_wer, wer
+from butler_ls.util.word_errors import corpus_wer, wer
 
 from .conftest import StartServer, change_text, execute, open_document
 

@@ -20,10 +20,12 @@ from butler_ls.doctor.main import Check, check_config, check_notes, check_paths,
 from butler_ls.doctor.queue_checks import NO_WORKER, QueueTarget, check_queue, check_worker
 from butler_ls.doctor.speech_checks import SELFTEST_WAV, check_audio, check_model
 from butler_ls.queue.jobs import SqliteJobBoard
-from butler_ls.subtitles import Segment
-from butler_ls.transcription import Transcript
 from butler_ls.util.config import ModelSettings, NotesSettings, QueueSettings
 from butler_ls.util.paths import Paths
+from tests.helpers import load_plugin_module
+
+Segment = load_plugin_module("transcriber", "subtitles").Segment
+Transcript = load_plugin_module("transcriber", "engine").Transcript
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -334,7 +336,7 @@ def test_a_missing_model_fails_with_the_way_out(tmp_path: Path):
 
 
 def test_a_model_that_does_not_load_fails():
-    from butler_ls.models import ModelError
+    ModelError = load_plugin_module("transcriber", "models").ModelError
 
     engine = FakeEngine(error=ModelError("cannot load the model at /m on cpu"))
     check = check_model(ModelSettings(**CPU), engine)

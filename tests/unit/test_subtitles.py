@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.subtitles: text, SRT, WebVTT and JSON transcripts.
+"""Unit tests for the transcriber plugin's subtitles.py: text, SRT, WebVTT and JSON transcripts.
 
 Exact documents for each format, time rounding and clamping, paragraphs and bad format names.
 """
@@ -9,8 +9,12 @@ import json
 
 import pytest
 
-from butler_ls.subtitles import FORMATS, Segment, normalize_format, render
 from butler_ls.util.errors import ButlerError
+from tests.helpers import load_plugin_module
+
+subtitles = load_plugin_module("transcriber", "subtitles")
+FORMATS, Segment = subtitles.FORMATS, subtitles.Segment
+normalize_format, render = subtitles.normalize_format, subtitles.render
 
 SEGMENTS = [
     Segment(0.0, 2.5, " From fairest creatures we desire increase,"),

@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.wer: normalization and word error rates.
+"""Unit tests for butler_ls.util.word_errors: normalization and word error rates.
 
 The convention: lowercase, strip punctuation, spell out digits, then count word edits.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from butler_ls.wer import corpus_wer, normalize, number_words, wer, word_errors
+from butler_ls.util.word_errors import corpus_wer, normalize, number_words, wer, word_errors
 
 
 def test_corpus_reference_line() -> None:

@@ -4,7 +4,10 @@ import itertools
 
 import numpy as np
 
-from butler_ls.transcription import SAMPLE_RATE, windows
+from tests.helpers import load_plugin_module
+
+engine = load_plugin_module("transcriber", "engine")
+SAMPLE_RATE, windows = engine.SAMPLE_RATE, engine.windows
 
 
 def test_windows_cover_the_audio_once_and_cut_in_quiet_places():

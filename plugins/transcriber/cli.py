@@ -1,4 +1,5 @@
-"""``butler-ls transcribe FILE``: the server's transcription engine from the command line.
+"""``butler-ls transcribe FILE``: the server's transcription engine from the command line
+(the manifest's ``cli:`` key; the host's loader finds it for butler_ls/cli.py).
 
 The transcript goes to stdout in the chosen format; a progress bar goes to stderr for
 long files (when stderr is a terminal, or always with ``--progress``).
@@ -25,7 +26,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    """Transcribe one file; 0 on success, 1 with a one-line message on failure."""
+    """Print the transcript of an audio file (same engine as the server).
+
+    0 on success, 1 with a one-line message on failure.
+    """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         return _run(args)
@@ -37,12 +41,13 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from butler_ls.audio_decode import decode, probe
-    from butler_ls.models import resolve_model
-    from butler_ls.subtitles import normalize_format, render
-    from butler_ls.transcription import ENGINE, Options, windows
+    from butler_ls.util.audio_decode import decode, probe
     from butler_ls.util.config import load_settings_file, parse_settings
     from butler_ls.util.paths import Paths
+
+    from .engine import ENGINE, Options, windows
+    from .models import resolve_model
+    from .subtitles import normalize_format, render
 
     fmt = normalize_format(args.format)
     settings, _ = parse_settings(load_settings_file(Paths.default().config_file)[0])
