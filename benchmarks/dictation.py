@@ -18,12 +18,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _lsp import StdioServer, running_server
 from wer import direct_transcripts, read_references
 
-from butler_ls.dictation.recordings import join_recordings
 from butler_ls.util.word_errors import word_errors
+from tests.helpers import load_plugin_module
+
+join_recordings = load_plugin_module("voice_input", "recordings").join_recordings
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"p50_s": 1.0, "p95_s": 1.6, "wer_points": 1.5}

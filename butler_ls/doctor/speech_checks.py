@@ -25,8 +25,14 @@ NO_MICROPHONE_FIX = (
 
 def check_audio(spec: str | int | None, audio: Any = None) -> Check:
     """PortAudio loads, lists input devices with their rates, and ``audio.device`` finds one."""
-    if audio is None:
-        from butler_ls import audio_input as audio
+    if audio is None:  # until this check moves into voice_input, through the host's loader
+        from butler_ls.host.loader import import_from_plugin
+        from butler_ls.host.manifest import MANIFEST_NAME, load_manifest
+        from butler_ls.util.paths import builtin_plugins_dir
+
+        folder = builtin_plugins_dir() / "voice_input"
+        manifest = load_manifest(folder / MANIFEST_NAME, source="builtin")
+        audio = import_from_plugin(manifest, "audio_input", None)
     try:
         audio.portaudio()
     except audio.AudioInputError as exc:

@@ -6,18 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from butler_ls.dictation.segmenter import SAMPLE_RATE
-from butler_ls.dictation.voice_commands import interpret
+from .segmenter import SAMPLE_RATE
+from .utterance_jobs import context, pcm_payload
+from .voice_commands import interpret
 
 if TYPE_CHECKING:
-    from butler_ls.dictation.segmenter import Utterance
-
-    from .session import DictationSession
+    from .roles import LiveSession
+    from .segmenter import Utterance
 
 logger = logging.getLogger(__name__)
 
@@ -28,18 +27,6 @@ SPECULATE_AFTER = 0.15
 """Silence after which the utterance is transcribed speculatively, before the pause is long
 enough to end it: if no speech follows, that result is the utterance's text, and the rest
 of the pause detector's hangover costs nothing. No provisional text after this either."""
-
-PROMPT_CHARS = 200
-"""At most this much of the text dictated so far goes to the model as context."""
-
-SHORT_SPEECH = 1.6
-"""Seconds of speech up to which an utterance is likely a voice command on its own.
-
-Such utterances go to the model without the text so far, which pulls it towards continuing
-the sentence ("scratch that" heard as "Crash that"), and with the command phrases as hotwords.
-"""
-
-_SENTENCE_END = re.compile(r"[.!?\u2026][\"')\]\u201d\u2019]*(?:\s+|$)")
 
 
 @attrs.define
@@ -59,7 +46,7 @@ class Speculation:
 class Lookahead:
     """Runs on the session's state ticks (ten a second) while audio comes in."""
 
-    def __init__(self, session: DictationSession) -> None:
+    def __init__(self, session: LiveSession) -> None:
         self.session = session
         self.speculation: Speculation | None = None
         self._count = 0
@@ -72,7 +59,7 @@ class Lookahead:
         if session.cancelled or session.audio_over:
             return
         self.speculate()
-        if session.plugin.partial_text:
+        if session.shows_partial_text:
             self._refresh_partial()
 
     def take(self, utterance: Utterance) -> Speculation | None:
@@ -170,23 +157,3 @@ def _retrieve(task: asyncio.Task[Any]) -> None:
     """Mark a dropped speculation's outcome as seen (its error or cancellation is expected)."""
     if not task.cancelled():
         task.exception()
-
-
-def context(text: str) -> str:
-    """The unfinished sentence at the end of ``text``: the model's context for what follows.
-
-    Only an unfinished sentence: finished ones pulled tiny.en towards their wording and
-    style ("ill-disposed" heard as "old supposed", digits as "29340"), tripling the word
-    error rate on benchmarks/dictation.py's recordings, while a sentence cut by a pause
-    needs its beginning to be continued well.
-    """
-    tail = text[-PROMPT_CHARS:]
-    ends = list(_SENTENCE_END.finditer(tail))
-    if ends and ends[-1].end() == len(tail):
-        return ""
-    return tail[ends[-1].end() :] if ends else tail.lstrip()
-
-
-def pcm_payload(pcm: bytes) -> dict[str, Any]:
-    """The ``speech.transcribe`` audio argument for 16 kHz mono int16 samples."""
-    return {"pcm": {"data": pcm, "sampleRate": SAMPLE_RATE, "channels": 1, "format": "s16le"}}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -16,8 +17,6 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import attrs
 
-from butler_ls.dictation.spool import Spool
-from butler_ls.dictation.voice_commands import Rules, rules_for
 from butler_ls.plugin_api import (
     Anchor,
     ButlerError,
@@ -27,13 +26,14 @@ from butler_ls.plugin_api import (
     PluginContext,
     PositionArgument,
 )
-from butler_ls.util.processes import neutral_cwd, python_command
+from butler_ls.util.processes import neutral_cwd
 
 from .recovery import recover_orphans
+from .spool import Spool
+from .voice_commands import Rules, rules_for
 
 if TYPE_CHECKING:  # the voice detector loads when dictation first starts, not with the server
-    from butler_ls.dictation.segmenter import Segmenter
-
+    from .segmenter import Segmenter
     from .session import DictationSession
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,9 @@ AUDIO_STATUS_SECONDS = 5.0
 
 PROBE_SECONDS = 10.0
 """How long the look at the microphones may take."""
+
+PROBE_SCRIPT = Path(__file__).with_name("audio_input.py")
+"""Run as a script in its own process: it imports none of its siblings."""
 
 
 @attrs.frozen
@@ -119,7 +122,7 @@ class VoiceInputPlugin(Plugin):
         ctx.command("butler.dictation.stop", self.stop, arguments=SessionArguments)
         ctx.command("butler.dictation.toggle", self.toggle, arguments=StartArguments)
         ctx.command("butler.dictation.cancel", self.cancel, arguments=SessionArguments)
-        ctx.run_task(recover_orphans(self), "recover-dictation")
+        ctx.run_task(recover_orphans(self.spool, ctx, self.rules), "recover-dictation")
 
     async def deactivate(self) -> None:
         """Stop a running session; its unapplied utterances stay in the spool."""
@@ -154,7 +157,7 @@ class VoiceInputPlugin(Plugin):
 
     def segmenter(self) -> Segmenter:
         """A segmenter with the user's pause length and limits."""
-        from butler_ls.dictation.segmenter import Segmenter, SegmenterSettings
+        from .segmenter import Segmenter, SegmenterSettings
 
         s = self.settings
         try:
@@ -306,8 +309,9 @@ class VoiceInputPlugin(Plugin):
 
 
 async def probe_microphone(device: str | int | None) -> dict[str, Any]:
-    """Ask a short-lived process what PortAudio sees (see ``butler_ls.audio_input._main``)."""
-    command = python_command("butler_ls.audio_input")
+    """Ask a short-lived process what PortAudio sees (see ``audio_input._main``)."""
+    # -P: neither the working directory nor the script's folder goes on sys.path.
+    command = [sys.executable, "-P", str(PROBE_SCRIPT)]
     if device is not None and device != "":
         command.append(str(device))
     process = None

@@ -8,12 +8,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from butler_ls.dictation.voice_commands import interpret, join
+from .voice_commands import Rules, interpret, join
 
 if TYPE_CHECKING:
-    from .plugin import VoiceInputPlugin
+    from butler_ls.plugin_api import PluginContext
+
+    from .spool import Spool
 
 logger = logging.getLogger(__name__)
 
@@ -24,11 +27,14 @@ RETRY_SECONDS = 30.0
 """How long to wait before trying again when the worker or the note cannot be reached."""
 
 
-async def recover_orphans(plugin: VoiceInputPlugin) -> None:
-    """Transcribe and file every session whose server is gone; retry until it worked."""
+async def recover_orphans(spool: Spool, ctx: PluginContext, rules: Callable[[], Rules]) -> None:
+    """Transcribe and file every session whose server is gone; retry until it worked.
+
+    ``rules`` gives the voice commands as the settings ask for them at the time.
+    """
     while True:
         try:
-            sessions = await asyncio.to_thread(plugin.spool.orphaned_sessions)
+            sessions = await asyncio.to_thread(spool.orphaned_sessions)
         except Exception:
             logger.exception("looking for interrupted dictation failed")
             return
@@ -37,7 +43,7 @@ async def recover_orphans(plugin: VoiceInputPlugin) -> None:
         failures = 0
         for session_id in sessions:
             try:
-                await recover_session(plugin, session_id)
+                await recover_session(spool, ctx, rules, session_id)
             except Exception as exc:
                 failures += 1
                 logger.warning("recovering dictation session %s failed: %s", session_id, exc)
@@ -46,10 +52,10 @@ async def recover_orphans(plugin: VoiceInputPlugin) -> None:
         await asyncio.sleep(RETRY_SECONDS)
 
 
-async def recover_session(plugin: VoiceInputPlugin, session_id: str) -> str:
+async def recover_session(
+    spool: Spool, ctx: PluginContext, rules: Callable[[], Rules], session_id: str
+) -> str:
     """File one broken session's unapplied utterances as one entry; returns the text."""
-    spool = plugin.spool
-    ctx = plugin.ctx
     items = await asyncio.to_thread(spool.pending, session_id)
     info = await asyncio.to_thread(spool.session_info, session_id) or {}
     if not items:
@@ -57,7 +63,7 @@ async def recover_session(plugin: VoiceInputPlugin, session_id: str) -> str:
         return ""
     logger.info("recovering %d dictated utterances of session %s", len(items), session_id)
     speech = ctx.require("speech.transcribe")
-    rules = plugin.rules()
+    voice_commands = rules()
     vocabulary = list(ctx.settings.model.vocabulary or [])
     text = ""
     for item in sorted(items, key=lambda item: item.index):
@@ -68,7 +74,7 @@ async def recover_session(plugin: VoiceInputPlugin, session_id: str) -> str:
             language=ctx.settings.model.language,
             prompt=text[-200:],
         )
-        piece = interpret(result.get("text", ""), rules, keep=vocabulary)
+        piece = interpret(result.get("text", ""), voice_commands, keep=vocabulary)
         text += join(text, piece.text, keep=vocabulary)
     text = text.strip()
     if text:

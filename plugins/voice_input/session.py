@@ -15,19 +15,18 @@ import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
-from butler_ls.dictation.segmenter import SAMPLE_RATE, Segmenter, Utterance
-from butler_ls.dictation.voice_commands import interpret, join
 from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 
-from .lookahead import SHORT_SPEECH, Lookahead, context, pcm_payload
+from .lookahead import Lookahead
+from .segmenter import SAMPLE_RATE, Segmenter, Utterance
+from .timing import Timing
+from .utterance_jobs import command_phrases, transcribe_utterance
+from .voice_commands import interpret, join
 
 if TYPE_CHECKING:
-    from butler_ls.dictation.spool import SpooledUtterance
-
-    from .plugin import VoiceInputPlugin
+    from .roles import SessionOwner
     from .sources import Source
+    from .spool import SpooledUtterance
 
 logger = logging.getLogger(__name__)
 
@@ -38,55 +37,12 @@ SCRATCH_DEPTH = 20
 """How many utterances "scratch that" can walk back, one at a time."""
 
 
-@attrs.define
-class Timing:
-    """When each stage of one utterance finished (monotonic seconds), for the latency figures."""
-
-    index: int
-    spoken_end: float = 0.0
-    cut: float = 0.0
-    spooled: float = 0.0
-    applied: float = 0.0
-    duration: float = 0.0
-    speculative: bool = False
-    """Transcribed from the start of the pause, before the cut."""
-    marks: dict[str, float] = attrs.field(factory=dict)
-    """When the job started and ended ("started", "transcribed")."""
-
-    @property
-    def transcribed(self) -> float:
-        """When the text came back."""
-        return self.marks.get("transcribed", self.applied)
-
-    def report(self) -> dict[str, Any]:
-        """Stage durations in seconds: vad, spool, queue, model, edit, total.
-
-        For a speculative transcription, queue and model count only what was left after
-        the cut (often nothing): the total is what the user waits.
-        """
-        after_spool = max(self.spooled, self.marks.get("started", self.transcribed))
-        ms = {
-            "vad": self.cut - self.spoken_end,
-            "spool": self.spooled - self.cut,
-            "queue": max(0.0, after_spool - self.spooled),
-            "model": max(0.0, self.transcribed - after_spool),
-            "edit": self.applied - max(self.transcribed, self.spooled),
-            "total": self.applied - self.spoken_end,
-        }
-        return {
-            "index": self.index,
-            "duration": round(self.duration, 3),
-            "speculative": self.speculative,
-            **{key: round(value, 4) for key, value in ms.items()},
-        }
-
-
 class DictationSession:
     """Runs from ``start()`` until its audio ended and every utterance is applied."""
 
     def __init__(
         self,
-        plugin: VoiceInputPlugin,
+        plugin: SessionOwner,
         session_id: str,
         source: Source,
         anchor: Anchor | None,
@@ -102,12 +58,7 @@ class DictationSession:
         self.language = self.ctx.settings.model.language
         self.vocabulary = list(self.ctx.settings.model.vocabulary or [])
         self.rules = plugin.rules()
-        self._command_phrases = [
-            *self.rules.scratch_that,
-            *self.rules.new_line,
-            *self.rules.new_paragraph,
-            *self.rules.punctuation,
-        ]
+        self._command_phrases = command_phrases(self.rules)
         self.state = "listening"
         self.message: str | None = None
         self.partial = ""
@@ -268,6 +219,11 @@ class DictationSession:
         return self._emitted
 
     @property
+    def shows_partial_text(self) -> bool:
+        """Whether provisional text is sent while an utterance is spoken (the setting, live)."""
+        return bool(self.plugin.partial_text)
+
+    @property
     def audio_over(self) -> bool:
         """Whether the audio has ended (stopped, or the recording played)."""
         return self._audio_over.is_set()
@@ -285,27 +241,16 @@ class DictationSession:
     ) -> dict[str, Any]:
         """One utterance's job; ``marks`` gets when it started and ended, for the figures."""
         speech = self.ctx.require("speech.transcribe")
-
-        def on_event(message: Any) -> None:
-            if message.kind == "started":
-                marks.setdefault("started", time.monotonic())
-
-        short = speech_seconds <= SHORT_SPEECH
-        try:
-            return await speech.transcribe(
-                # The voice detector here already cut the speech out; the model's own
-                # (Silero) trimmed soft first words ("And Mr. John...") that 200 ms of
-                # pre-roll had kept: 5.5% word errors with it, 4.4% without.
-                {**pcm_payload(pcm), "vad": False},
-                priority="interactive",
-                language=self.language,
-                prompt="" if short else context(self.text),
-                vocabulary=self._command_phrases if short else None,
-                on_event=on_event,
-                job_id=job_id,
-            )
-        finally:
-            marks["transcribed"] = time.monotonic()
+        return await transcribe_utterance(
+            speech,
+            pcm,
+            speech_seconds,
+            job_id=job_id,
+            marks=marks,
+            language=self.language,
+            text_so_far=self.text,
+            hotwords=self._command_phrases,
+        )
 
     @property
     def pending(self) -> int:

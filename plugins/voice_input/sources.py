@@ -47,7 +47,7 @@ class MicrophoneSource(Source):
     kind = "microphone"
 
     def __init__(self, device_spec: str | int | None) -> None:
-        from butler_ls import audio_input
+        from . import audio_input
 
         self._audio_input = audio_input
         self.device = audio_input.find_input_device(device_spec)

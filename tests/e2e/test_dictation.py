@@ -14,11 +14,12 @@ import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 
-from butler_ls.dictation.recordings import join_recordings
 from butler_ls.util.word_errors import wer
+from tests.helpers import load_plugin_module
 
 from .conftest import StartServer, change_text, close_document, execute, open_document
 
+join_recordings = load_plugin_module("voice_input", "recordings").join_recordings
 DATA = Path(__file__).resolve().parents[1] / "data" / "speech"
 COMMANDS = Path(__file__).resolve().parents[1] / "data" / "commands"
 REFERENCES = dict(

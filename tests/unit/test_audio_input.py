@@ -9,8 +9,11 @@ from types import SimpleNamespace
 import numpy
 import pytest
 
-from butler_ls import audio_input
-from butler_ls.audio_input import AudioInputError, Resampler, find_input_device
+from tests.helpers import load_plugin_module
+
+audio_input = load_plugin_module("voice_input", "audio_input")
+AudioInputError, Resampler = audio_input.AudioInputError, audio_input.Resampler
+find_input_device = audio_input.find_input_device
 
 
 class FakePortAudio:

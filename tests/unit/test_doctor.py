@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from butler_ls import audio_input
 from butler_ls.doctor import checks as doctor_checks
 from butler_ls.doctor import main as doctor
 from butler_ls.doctor.main import Check, check_config, check_notes, check_paths, probe_folder
@@ -24,6 +23,7 @@ from butler_ls.util.config import ModelSettings, NotesSettings, QueueSettings
 from butler_ls.util.paths import Paths
 from tests.helpers import load_plugin_module
 
+audio_input = load_plugin_module("voice_input", "audio_input")
 Segment = load_plugin_module("transcriber", "subtitles").Segment
 Transcript = load_plugin_module("transcriber", "engine").Transcript
 
@@ -225,7 +225,7 @@ def device(index: int, name: str, default: bool = False) -> audio_input.InputDev
 
 
 def fake_audio(devices=(), rates=(16000, 48000), missing: bool = False):
-    """A stand-in for butler_ls.audio_input, with its real error, hint and matching."""
+    """A stand-in for voice_input's audio_input, with its real error, hint and matching."""
 
     def portaudio():
         if missing:

@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.dictation.segmenter on real recorded speech.
+"""Unit tests for voice_input's segmenter on real recorded speech.
 
 Pauses, forced cuts in long speech, clicks and silence, chunking, pre-roll, the meter, CPU.
 """
@@ -19,7 +19,14 @@ import attrs
 import numpy
 import pytest
 
-from butler_ls.dictation.segmenter import Segmenter, SegmenterSettings, Utterance
+from tests.helpers import load_plugin_module
+
+segmenter = load_plugin_module("voice_input", "segmenter")
+Segmenter, SegmenterSettings, Utterance = (
+    segmenter.Segmenter,
+    segmenter.SegmenterSettings,
+    segmenter.Utterance,
+)
 
 SPEECH = Path(__file__).resolve().parents[1] / "data" / "speech"
 RATE = 16000

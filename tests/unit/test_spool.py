@@ -1,4 +1,4 @@
-"""Unit tests for butler_ls.dictation.spool: the durable, private store of utterances.
+"""Unit tests for voice_input's spool: the durable, private store of utterances.
 
 Round trips, permissions, order, done/close, orphans, crash leftovers and kill -9 mid-write.
 """
@@ -19,8 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from butler_ls.dictation.segmenter import Utterance
-from butler_ls.dictation.spool import SESSION_FILE, Spool, SpoolError, pid_alive
+from tests.helpers import load_plugin_module
+
+Utterance = load_plugin_module("voice_input", "segmenter").Utterance
+spool_module = load_plugin_module("voice_input", "spool")
+SESSION_FILE, Spool, SpoolError, pid_alive = (
+    spool_module.SESSION_FILE,
+    spool_module.Spool,
+    spool_module.SpoolError,
+    spool_module.pid_alive,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 DEAD_PID = 2**31 - 2  # above any pid_max, so no process ever has it
@@ -182,7 +190,8 @@ CHILD = textwrap.dedent(
     """
     import sys
     sys.path.insert(0, {repo!r})
-    from butler_ls.dictation.spool import Spool
+    from tests.helpers import load_plugin_module
+    Spool = load_plugin_module("voice_input", "spool").Spool
     from tests.unit.test_spool import make_utterance
 
     spool = Spool(sys.argv[1])

@@ -11,7 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from butler_ls.dictation.voice_commands import RULES, Piece, Rules, interpret, join, rules_for
+from tests.helpers import load_plugin_module
+
+voice_commands = load_plugin_module("voice_input", "voice_commands")
+RULES, Piece, Rules = voice_commands.RULES, voice_commands.Piece, voice_commands.Rules
+interpret, join, rules_for = voice_commands.interpret, voice_commands.join, voice_commands.rules_for
 
 EN = rules_for("en")
 

@@ -9,15 +9,16 @@ import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
-from butler_ls.dictation.segmenter import Segmenter
-from butler_ls.dictation.spool import Spool
-from butler_ls.dictation.voice_commands import rules_for
 from butler_ls.host import events
 from butler_ls.lsp.editing import Anchor
 from butler_ls.util.errors import ButlerError
 from tests.helpers import load_plugin_module
 
 session_module = load_plugin_module("voice_input", "session")
+Segmenter = load_plugin_module("voice_input", "segmenter").Segmenter
+spool_module = load_plugin_module("voice_input", "spool")
+Spool = spool_module.Spool
+rules_for = load_plugin_module("voice_input", "voice_commands").rules_for
 lookahead_module = load_plugin_module("voice_input", "lookahead")
 URI = "file:///draft.md"
 
@@ -219,7 +220,7 @@ def test_timing_report_names_every_stage():
 
 
 async def test_a_spool_that_fails_loses_no_words(tmp_path):
-    from butler_ls.dictation.spool import SpoolError
+    SpoolError = spool_module.SpoolError
 
     editor = Editor("")
     session, _, _ = make_session(tmp_path, editor, {0: (0, "Still here.")})

@@ -25,7 +25,7 @@ from butler_ls.util.processes import pid_alive
 from butler_ls.util.safe_write import fsync_folder, replace_durably
 
 if TYPE_CHECKING:  # the worker reads the spool without loading the voice detector
-    from butler_ls.dictation.segmenter import Utterance
+    from .segmenter import Utterance
 
 __all__ = ["SESSION_FILE", "Spool", "SpoolError", "SpooledUtterance", "pid_alive"]
 

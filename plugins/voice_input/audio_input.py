@@ -12,6 +12,7 @@ from typing import Any
 
 import attrs
 
+# The status probe runs this file as a script (python -P): it imports none of its siblings.
 from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
@@ -278,7 +279,7 @@ def probe(spec: str | int | None) -> dict[str, Any]:
 
 
 def _main() -> None:
-    """``python -m butler_ls.audio_input [DEVICE]``: print ``probe`` as JSON.
+    """``python -P audio_input.py [DEVICE]``: print ``probe`` as JSON.
 
     The server asks this way: PortAudio then never loads into its memory before dictation
     (about 20 MB with the sound server's libraries), and a broken sound setup that makes

@@ -1,1 +1,0 @@
-"""Live dictation: utterance cutting, the spool, voice commands."""

@@ -1,0 +1,68 @@
+"""What the pieces of voice_input need of each other, as Protocols: the plugin runs sessions,
+a session feeds its lookahead; each imports only the role it uses, never the other module.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from butler_ls.plugin_api import PluginContext
+
+    from .segmenter import Segmenter
+    from .spool import Spool
+    from .voice_commands import Rules
+
+
+class LiveSession(Protocol):
+    """A dictation session as its lookahead sees it (``session.DictationSession``)."""
+
+    ctx: PluginContext
+    segmenter: Segmenter
+    language: str | None
+    rules: Rules
+    text: str
+    """Everything committed so far: the model's context."""
+    partial: str
+    """The provisional text of the utterance being spoken."""
+    cancelled: bool
+
+    @property
+    def emitted(self) -> int:
+        """Utterances cut so far: the index of the one being spoken."""
+
+    @property
+    def audio_over(self) -> bool:
+        """Whether the audio has ended."""
+
+    @property
+    def shows_partial_text(self) -> bool:
+        """Whether provisional text is sent while an utterance is spoken."""
+
+    def transcribing(self) -> bool:
+        """Whether an utterance's transcription is still running."""
+
+    def job_id(self, index: int) -> str:
+        """The queue job id of utterance ``index``."""
+
+    async def transcribe(
+        self, pcm: bytes, speech_seconds: float, job_id: str, marks: dict[str, float]
+    ) -> dict[str, Any]:
+        """One utterance's job; ``marks`` gets when it started and ended."""
+
+
+class SessionOwner(Protocol):
+    """What a session needs of the plugin that runs it (``plugin.VoiceInputPlugin``)."""
+
+    ctx: PluginContext
+    spool: Spool
+
+    @property
+    def partial_text(self) -> bool:
+        """Whether provisional text is sent while an utterance is spoken."""
+
+    def rules(self) -> Rules:
+        """The voice commands, as the settings ask for them."""
+
+    def session_ended(self, session: LiveSession) -> None:
+        """Called by a session once everything is applied (or dropped)."""

@@ -1,0 +1,53 @@
+"""When each stage of one dictated utterance finished, and the latency figures built from it.
+
+``butler.dictation.stop`` answers them per utterance; benchmarks/dictation.py reads them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+
+
+@attrs.define
+class Timing:
+    """When each stage of one utterance finished (monotonic seconds), for the latency figures."""
+
+    index: int
+    spoken_end: float = 0.0
+    cut: float = 0.0
+    spooled: float = 0.0
+    applied: float = 0.0
+    duration: float = 0.0
+    speculative: bool = False
+    """Transcribed from the start of the pause, before the cut."""
+    marks: dict[str, float] = attrs.field(factory=dict)
+    """When the job started and ended ("started", "transcribed")."""
+
+    @property
+    def transcribed(self) -> float:
+        """When the text came back."""
+        return self.marks.get("transcribed", self.applied)
+
+    def report(self) -> dict[str, Any]:
+        """Stage durations in seconds: vad, spool, queue, model, edit, total.
+
+        For a speculative transcription, queue and model count only what was left after
+        the cut (often nothing): the total is what the user waits.
+        """
+        after_spool = max(self.spooled, self.marks.get("started", self.transcribed))
+        ms = {
+            "vad": self.cut - self.spoken_end,
+            "spool": self.spooled - self.cut,
+            "queue": max(0.0, after_spool - self.spooled),
+            "model": max(0.0, self.transcribed - after_spool),
+            "edit": self.applied - max(self.transcribed, self.spooled),
+            "total": self.applied - self.spoken_end,
+        }
+        return {
+            "index": self.index,
+            "duration": round(self.duration, 3),
+            "speculative": self.speculative,
+            **{key: round(value, 4) for key, value in ms.items()},
+        }
