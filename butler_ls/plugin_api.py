@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from butler_ls.doctor.checks import Check, DoctorContext, probe_folder
 from butler_ls.host import events
 from butler_ls.host.context import PluginContext
 from butler_ls.lsp.command_table import FilePath, NoArguments, PositionArgument
@@ -41,6 +42,8 @@ __all__ = [
     "Anchor",
     "ButlerError",
     "CapabilityMissing",
+    "Check",
+    "DoctorContext",
     "DocumentClosed",
     "EditRefused",
     "FilePath",
@@ -59,6 +62,7 @@ __all__ = [
     "file_lock",
     "neutral_cwd",
     "pid_alive",
+    "probe_folder",
     "python_command",
     "redact_url",
     "shorten",

@@ -1,2 +1,2 @@
-"""``butler-ls doctor``: checks the microphone, model, queue, worker and folders, and says
-what to fix."""
+"""``butler-ls doctor``: checks the settings, folders, queue and worker, runs each plugin's
+own checks (notes, microphone, model...), and says what to fix."""

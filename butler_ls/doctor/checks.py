@@ -1,4 +1,5 @@
-"""What a doctor check answers (``Check``) and the folder probe several checks share.
+"""What a doctor check answers (``Check``), what a plugin's checks are given
+(``DoctorContext``), and the folder probe several checks share.
 
 Plugins' own checks return ``Check`` objects too; ``butler_ls.doctor.main`` runs them all.
 """
@@ -12,6 +13,9 @@ from typing import Any, Literal
 
 import attrs
 
+from butler_ls.util.config import Settings
+from butler_ls.util.paths import Paths
+
 Status = Literal["ok", "warn", "fail"]
 LABELS = {"ok": "OK  ", "warn": "WARN", "fail": "FAIL"}
 INDENT = " " * 5
@@ -22,7 +26,8 @@ class Check:
     """The outcome of one check, as printed and as JSON."""
 
     name: str
-    """Stable id: config, paths, notes, audio, model, queue or worker."""
+    """Stable id: config, paths, queue, worker (the core's), notes, audio, model (the
+    built-in plugins'), or another plugin's own."""
 
     status: Status
     detail: str
@@ -52,6 +57,26 @@ class Check:
         if self.fix and self.status != "ok":
             text.append(f"{INDENT}fix: {self.fix}")
         return "\n".join(text)
+
+
+@attrs.frozen
+class DoctorContext:
+    """What a plugin's doctor checks are given (the ``doctor:`` function of plugin.yaml)."""
+
+    settings: Settings
+    """The parsed ``butler`` settings, as the server would use them."""
+
+    plugin_settings: dict[str, Any]
+    """This plugin's own section: its manifest defaults with the user's values."""
+
+    workspace: Path | None
+    """The workspace folder (``--workspace``), or None: relative paths then start at home."""
+
+    paths: Paths
+    """Butler's folders (config, data, logs, queue)."""
+
+    quick: bool = False
+    """``--quick``: skip slow checks (loading a model, timing a job)."""
 
 
 def probe_folder(folder: Path) -> tuple[bool, str | None]:

@@ -1,4 +1,5 @@
-"""``butler-ls doctor``: checks the settings file, folders, microphone, model, queue and worker.
+"""``butler-ls doctor``: checks the settings file, folders, queue and worker, then runs
+the checks of each plugin (notes, microphone, model...).
 
 Each check says OK, WARN or FAIL and, when it is not OK, what to fix; ``--json`` gives
 the same report to editors' health checks. Exit status 1 when any check fails.
@@ -7,7 +8,6 @@ the same report to editors' health checks. Exit status 1 when any check fails.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
@@ -18,14 +18,17 @@ from typing import Any
 from butler_ls import __version__
 from butler_ls.doctor.checks import LABELS, Check, probe_folder
 from butler_ls.util.config import (
-    NotesSettings,
     Settings,
     deep_merge,
     expand_dotted,
     load_settings_file,
     parse_settings,
 )
-from butler_ls.util.paths import Paths, builtin_plugins_dir
+from butler_ls.util.paths import Paths
+
+# Plugins' checks that editors' health pages have always shown between paths and queue,
+# in this order; any other plugin's checks come after the worker's.
+FAMILIAR_ORDER = ("notes", "audio", "model")
 
 
 def report_json(checks: list[Check]) -> dict[str, Any]:
@@ -69,6 +72,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="the `butler` settings object an editor sends (JSON), checked over config.yaml",
     )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="skip slow checks (the model's self-test)",
+    )
 
 
 def _settings_object(text: str) -> dict[str, Any]:
@@ -85,7 +93,9 @@ def main(args: argparse.Namespace) -> int:
     """Run every check, print the report; 1 when a check failed."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing is downloaded, ever
     checks = []
-    for check in run_checks(Paths.default(), args.workspace, getattr(args, "settings", None)):
+    settings = getattr(args, "settings", None)
+    quick = getattr(args, "quick", False)
+    for check in run_checks(Paths.default(), args.workspace, settings, quick=quick):
         checks.append(check)
         if not args.json:
             print(check.render(), flush=True)
@@ -98,11 +108,18 @@ def main(args: argparse.Namespace) -> int:
 
 
 def run_checks(
-    paths: Paths, workspace: Path | None, editor_settings: dict[str, Any] | None = None
+    paths: Paths,
+    workspace: Path | None,
+    editor_settings: dict[str, Any] | None = None,
+    quick: bool = False,
 ) -> Iterator[Check]:
-    """Every check in order, each as soon as it is done; a check that crashes is a FAIL."""
+    """Every check in order, each as soon as it is done; a check that crashes is a FAIL.
+
+    The core's config and paths, then the plugins' checks in activation order, then the
+    queue and worker. The report keeps the order editors know (config, paths, notes,
+    audio, model, queue, worker); other plugins' checks come last.
+    """
     from butler_ls.doctor.queue_checks import check_queue, check_worker
-    from butler_ls.doctor.speech_checks import check_audio, check_model
 
     try:
         config, settings = check_config(paths, editor_settings)
@@ -110,15 +127,29 @@ def run_checks(
         config, settings = crashed("config", exc), Settings()
     yield config
     yield guard("paths", check_paths, paths)
-    yield guard("notes", check_notes, settings.notes, workspace)
-    yield guard("audio", check_audio, settings.audio.device)
-    yield guard("model", check_model, settings.model)
+    plugins = guarded_plugin_checks(paths, settings, workspace, quick)
+    familiar = [check for check in plugins if check.name in FAMILIAR_ORDER]
+    yield from sorted(familiar, key=lambda check: FAMILIAR_ORDER.index(check.name))
     try:
         queue, target = check_queue(settings.queue, paths)
     except Exception as exc:
         queue, target = crashed("queue", exc), None
     yield queue
     yield guard("worker", check_worker, target)
+    yield from (check for check in plugins if check.name not in FAMILIAR_ORDER)
+
+
+def guarded_plugin_checks(
+    paths: Paths, settings: Settings, workspace: Path | None, quick: bool
+) -> list[Check]:
+    """The plugins' checks; finding the plugins at all failing is one FAIL."""
+    from butler_ls.doctor.plugin_checks import discover, plugin_checks
+
+    try:
+        manager = discover(paths, settings.plugins.paths)
+        return list(plugin_checks(manager, settings, paths, workspace, quick))
+    except Exception as exc:
+        return [crashed("plugins", exc)]
 
 
 def guard(name: str, func: Callable[..., Check], *args: Any) -> Check:
@@ -139,7 +170,7 @@ def crashed(name: str, exc: BaseException) -> Check:
     )
 
 
-# -- settings file, data folder, notes folder ----------------------------------------
+# -- settings file, data folder ------------------------------------------------------
 
 
 def check_config(
@@ -177,23 +208,10 @@ def check_config(
 
 def plugin_defaults(paths: Paths, raw: dict[str, Any]) -> dict[str, Any]:
     """Settings sections of the plugins the server would find (so theirs are not 'unknown')."""
-    from butler_ls.host.manager import PluginManager
+    from butler_ls.doctor.plugin_checks import discover, settings_sections
 
     bootstrap, _ = parse_settings(raw)
-    folders = [("builtin", builtin_plugins_dir()), ("user", paths.user_plugins_dir)]
-    folders += [("path", Path(p).expanduser()) for p in bootstrap.plugins.paths]
-    manager = PluginManager(None, lambda message: None)  # type: ignore[arg-type]
-    manager.discover(folders)
-    # As the server's apply_settings: duplicates and disabled plugins keep their section.
-    defaults = {manifest.id: manifest.settings for manifest in manager.manifests()}
-    defaults.update(
-        {
-            record.id: record.manifest.settings
-            for record in manager.records.values()
-            if record.manifest is not None and record.manifest.settings
-        }
-    )
-    return defaults
+    return settings_sections(discover(paths, bootstrap.plugins.paths))
 
 
 def check_paths(paths: Paths) -> Check:
@@ -212,50 +230,3 @@ def check_paths(paths: Paths) -> Check:
         )
     state = "writable" if exists else "not created yet (the server creates it)"
     return Check("paths", "ok", f"data folder {paths.data_dir}: {state}", data=data)
-
-
-def notes_directory(notes: NotesSettings, workspace: Path | None) -> Path:
-    """``notes.directory`` as daily_writer resolves it for this workspace (or home)."""
-    base = workspace or Path.home()
-    if notes.directory:
-        path = Path(notes.directory).expanduser()
-        return path if path.is_absolute() else base / path
-    return base / "notes" / "daily"
-
-
-def check_notes(notes: NotesSettings, workspace: Path | None) -> Check:
-    """The notes folder takes new notes; the template and file name pattern are usable."""
-    folder = notes_directory(notes, workspace)
-    exists, problem = probe_folder(folder)
-    data = {"directory": str(folder), "exists": exists}
-    if problem:
-        return Check(
-            "notes",
-            "fail",
-            f"notes folder {folder}: {problem}",
-            f"make {folder} a folder you can write, or set notes.directory to one",
-            data,
-        )
-    state = "writable" if exists else "does not exist yet; the first note creates it"
-    detail = f"notes folder {folder}: {state}"
-    base = workspace or Path.home()
-    if notes.template:
-        template = Path(notes.template).expanduser()
-        template = template if template.is_absolute() else base / template
-        try:
-            template.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            fix = "fix the path of notes.template, or remove it to use the built-in template"
-            detail = f"notes.template: cannot read {template} ({exc})"
-            return Check("notes", "warn", detail, fix, data)
-    today = dt.date.today()
-    try:
-        name = today.strftime(notes.filename_format)
-        outside = not (folder / name).resolve().is_relative_to(folder.resolve())
-    except ValueError as exc:
-        name, outside = f"an error ({exc})", True
-    if outside or (folder / name).resolve() == folder.resolve():
-        fix = "use a relative pattern such as %Y-%m-%d.md (subfolders are fine: %Y/%m-%d.md)"
-        detail = f"notes.filenameFormat {notes.filename_format!r} gives {name}, outside {folder}"
-        return Check("notes", "warn", detail, fix, data)
-    return Check("notes", "ok", detail, data=data)

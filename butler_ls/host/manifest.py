@@ -24,7 +24,7 @@ SOURCES = ("builtin", "user", "path", "entry-point")
 
 KNOWN_KEYS = (
     "id", "name", "version", "description", "entry", "requires", "provides",
-    "consumes", "commands", "settings", "butler",
+    "consumes", "commands", "settings", "butler", "doctor",
     "jobs", "cli",
 )  # fmt: skip
 _COMMAND_KEYS = ("id", "title", "description")
@@ -42,6 +42,7 @@ _SPEC_HINT = 'a PEP 440 specifier set such as ">=0.1,<1"'
 _CAPABILITY_HINT = "dot-separated letters, digits, _ and -, e.g. notes.daily"
 _COMMAND_HINT = "a dotted name such as butler.note.append"
 _ENTRY_HINT = "module or module:attribute in dotted Python names, e.g. plugin:MyPlugin"
+_DOCTOR_HINT = "module:function in dotted Python names, e.g. doctor_checks:checks"
 _REQUIREMENT_HINT = "voice_input >=0.1,<1"
 _COMMAND_FORMS = "command ids or {id, title, description} mappings"
 _TARGET_HINT = "module:function in dotted Python names, e.g. jobs:transcribe"
@@ -144,6 +145,8 @@ class PluginManifest:
     """Default settings, JSON-like."""
     butler: str = ""
     """Butler versions the plugin works with (specifier set); empty means any."""
+    doctor: str = ""
+    """``module:function`` (relative to the plugin) giving its ``butler-ls doctor`` checks."""
     folder: Path | None = None
     """The plugin folder, or None for plugins without one (entry points)."""
     source: str = attrs.field(default="path", validator=attrs.validators.in_(SOURCES))
@@ -210,6 +213,7 @@ def parse_manifest(
     jobs = _check_jobs(data.get("jobs"), problems)
     cli = _check_cli(data.get("cli"), problems)
     settings = _check_settings(data.get("settings"), problems)
+    doctor = _check_doctor(data.get("doctor"), problems)
 
     if problems:
         if len(problems) > _MAX_PROBLEMS_SHOWN:
@@ -222,7 +226,7 @@ def parse_manifest(
         entry_module=entry_module, entry_attr=entry_attr, requires=requires,
         provides=provides, consumes=consumes, commands=commands, jobs=jobs, cli=cli,
         settings=copy.deepcopy(settings), butler=(butler or "").strip(), folder=folder,
-        source=source, file=file,
+        source=source, file=file, doctor=doctor,
     )  # fmt: skip
 
 
@@ -269,6 +273,17 @@ def _check_entry(data: Mapping, problems: list) -> tuple[str, str | None]:
         problems.append(_invalid("entry", value, "entry", _ENTRY_HINT))
         return "", None
     return module, attr if colon else None
+
+
+def _check_doctor(value: object, problems: list) -> str:
+    if value is None:
+        return ""
+    module, colon, attr = value.strip().partition(":") if isinstance(value, str) else ("", "", "")
+    names = [*module.split("."), attr]
+    if not (colon and all(_IDENTIFIER_RE.fullmatch(n) and not keyword.iskeyword(n) for n in names)):
+        problems.append(_invalid("doctor", value, "doctor entry", _DOCTOR_HINT))
+        return ""
+    return f"{module}:{attr}"
 
 
 def _check_requires(value: object, plugin_id: str, problems: list) -> tuple[Requirement, ...]:

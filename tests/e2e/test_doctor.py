@@ -145,3 +145,39 @@ def test_no_microphone_fails_with_a_fix(butler_env: dict[str, str], tmp_path: Pa
     assert code == 1
     text = doctor(env)
     assert "FAIL audio: no microphone" in text.stdout and text.returncode == 1
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples"
+
+
+def test_the_example_plugin_adds_its_check_after_the_core_ones(
+    butler_env: dict[str, str], tmp_path: Path
+):
+    broken = tmp_path / "more" / "broken_doc"
+    broken.mkdir(parents=True)
+    (broken / "plugin.yaml").write_text(
+        "id: broken_doc\nname: Broken\nversion: '1.0'\nentry: plugin\n"
+        "doctor: doctor_checks:checks\n"
+    )
+    (broken / "plugin.py").write_text("def activate(ctx):\n    pass\n")
+    (broken / "doctor_checks.py").write_text("raise ImportError('needs a missing library')\n")
+    write_config(butler_env, {"plugins": {"paths": [str(EXAMPLES), str(tmp_path / "more")]}})
+    done = doctor(butler_env, "--json", "--quick")
+    report = json.loads(done.stdout)
+    checks = {check["name"]: check for check in report["checks"]}
+    assert list(checks) == [*CHECKS, "word_count", "broken_doc"]  # plugins.paths order
+    assert checks["word_count"]["status"] == "ok", checks["word_count"]
+    assert checks["word_count"]["sampleWords"] == 6 and checks["word_count"]["countNumbers"]
+    assert checks["broken_doc"]["status"] == "fail" and done.returncode == 1
+    assert "ImportError: needs a missing library" in checks["broken_doc"]["detail"]
+    assert "skipped" in checks["model"]["detail"]  # --quick
+    assert checks["notes"]["status"] == "ok" and checks["config"]["status"] == "ok"
+
+
+def test_a_missing_template_fails_the_notes_check(butler_env: dict[str, str], tmp_path: Path):
+    template = tmp_path / "gone.md"
+    write_config(butler_env, {"notes": {"template": str(template)}})
+    code, checks = doctor_json(butler_env, "--quick")
+    notes = checks["notes"]
+    assert notes["status"] == "fail" and str(template) in notes["detail"]
+    assert "notes.template" in notes["fix"] and code == 1

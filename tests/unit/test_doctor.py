@@ -15,9 +15,9 @@ import yaml
 
 from butler_ls.doctor import checks as doctor_checks
 from butler_ls.doctor import main as doctor
-from butler_ls.doctor.main import Check, check_config, check_notes, check_paths, probe_folder
+from butler_ls.doctor.checks import Check, probe_folder
+from butler_ls.doctor.main import check_config, check_paths
 from butler_ls.doctor.queue_checks import NO_WORKER, QueueTarget, check_queue, check_worker
-from butler_ls.doctor.speech_checks import SELFTEST_WAV, check_audio, check_model
 from butler_ls.queue.jobs import SqliteJobBoard
 from butler_ls.util.config import ModelSettings, NotesSettings, QueueSettings
 from butler_ls.util.paths import Paths
@@ -26,6 +26,11 @@ from tests.helpers import load_plugin_module
 audio_input = load_plugin_module("voice_input", "audio_input")
 Segment = load_plugin_module("transcriber", "subtitles").Segment
 Transcript = load_plugin_module("transcriber", "engine").Transcript
+notes_checks = load_plugin_module("daily_writer", "doctor_checks")
+check_notes = notes_checks.check_notes
+check_audio = load_plugin_module("voice_input", "doctor_checks").check_audio
+model_checks = load_plugin_module("transcriber", "doctor_checks")
+SELFTEST_WAV, check_model = model_checks.SELFTEST_WAV, model_checks.check_model
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -77,7 +82,9 @@ def test_exit_status_is_one_only_when_a_check_fails():
 @pytest.mark.parametrize("as_json", [True, False])
 def test_main_prints_only_the_report_and_returns_the_status(monkeypatch, capsys, as_json):
     checks = [Check("config", "ok", "fine"), Check("audio", "fail", "no mic", "plug one")]
-    monkeypatch.setattr(doctor, "run_checks", lambda paths, workspace, settings: iter(checks))
+    monkeypatch.setattr(
+        doctor, "run_checks", lambda paths, workspace, settings, quick: iter(checks)
+    )
     code = doctor.main(argparse.Namespace(json=as_json, workspace=None))
     out = capsys.readouterr().out
     assert code == 1
@@ -186,12 +193,13 @@ def test_paths_fail_when_the_data_folder_cannot_take_files(tmp_path: Path):
 def test_notes_folder_resolves_like_the_daily_writer(tmp_path: Path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     workspace = tmp_path / "ws"
-    assert doctor.notes_directory(NotesSettings(), workspace) == workspace / "notes" / "daily"
-    assert doctor.notes_directory(NotesSettings(), None) == tmp_path / "home" / "notes" / "daily"
+    notes_directory = notes_checks.notes_directory
+    assert notes_directory(NotesSettings(), workspace) == workspace / "notes" / "daily"
+    assert notes_directory(NotesSettings(), None) == tmp_path / "home" / "notes" / "daily"
     relative = NotesSettings(directory="journal")
-    assert doctor.notes_directory(relative, workspace) == workspace / "journal"
+    assert notes_directory(relative, workspace) == workspace / "journal"
     home = NotesSettings(directory="~/n")
-    assert doctor.notes_directory(home, workspace) == tmp_path / "home" / "n"
+    assert notes_directory(home, workspace) == tmp_path / "home" / "n"
 
 
 def test_notes_folder_that_cannot_take_files_fails_with_a_fix(tmp_path: Path, monkeypatch):
@@ -208,11 +216,13 @@ def test_notes_folder_that_cannot_take_files_fails_with_a_fix(tmp_path: Path, mo
     assert check.status == "fail" and "Permission denied" in check.detail
 
 
-def test_notes_warn_about_an_unreadable_template_and_an_escaping_pattern(tmp_path: Path):
+def test_notes_fail_on_an_unreadable_template_and_warn_about_an_escaping_pattern(tmp_path: Path):
     folder = str(tmp_path / "notes")
     assert check_notes(NotesSettings(directory=folder), None).status == "ok"
+    # daily_writer creates every new note from the template: without it, none is created.
     missing = check_notes(NotesSettings(directory=folder, template="tpl.md"), tmp_path)
-    assert missing.status == "warn" and "notes.template" in missing.detail
+    assert missing.status == "fail" and "notes.template" in missing.detail
+    assert str(tmp_path / "tpl.md") in missing.detail and "notes.template" in missing.fix
     escaping = check_notes(NotesSettings(directory=folder, filename_format="../%Y.md"), None)
     assert escaping.status == "warn" and "notes.filenameFormat" in escaping.detail
 
@@ -433,3 +443,126 @@ def test_settings_option_must_be_a_json_object():
     for bad in ("[1, 2]", "{not json"):
         with pytest.raises(SystemExit):
             parser.parse_args(["--settings", bad])
+
+
+# -- plugins' own checks -------------------------------------------------------------
+
+BUILTIN = ["daily_writer", "task_queue", "transcriber", "voice_input"]
+
+
+def make_plugin(folder: Path, plugin_id: str, doctor_code: str, doctor_key: str = "") -> Path:
+    """A plugin folder whose ``doctor_checks.py`` holds ``doctor_code``."""
+    plugin = folder / plugin_id
+    plugin.mkdir(parents=True)
+    manifest = {"id": plugin_id, "name": plugin_id, "version": "1.0", "entry": "plugin"}
+    manifest["doctor"] = doctor_key or "doctor_checks:checks"
+    (plugin / "plugin.yaml").write_text(yaml.safe_dump(manifest))
+    (plugin / "plugin.py").write_text("def activate(ctx):\n    pass\n")
+    (plugin / "doctor_checks.py").write_text(doctor_code)
+    return plugin
+
+
+FINE = """
+from butler_ls.doctor.checks import Check
+
+def checks(ctx):
+    return [Check("fine_doc", "ok", f"quick={ctx.quick} setting={ctx.plugin_settings}")]
+"""
+
+
+def run_plugins(paths: Paths, folder: Path, disabled=BUILTIN, workspace=None, quick=False):
+    from butler_ls.doctor.plugin_checks import discover, plugin_checks
+    from butler_ls.util.config import PluginsSettings, Settings
+
+    settings = Settings(plugins=PluginsSettings(disabled=list(disabled), paths=[str(folder)]))
+    manager = discover(paths, settings.plugins.paths)
+    return list(plugin_checks(manager, settings, paths, workspace, quick))
+
+
+def test_a_plugin_whose_doctor_module_raises_on_import_is_one_fail_naming_it(
+    tmp_path: Path, paths: Paths
+):
+    make_plugin(tmp_path / "extra", "broken_doc", "raise RuntimeError('no cheese today')\n")
+    make_plugin(tmp_path / "extra", "fine_doc", FINE)
+    checks = run_plugins(paths, tmp_path / "extra", quick=True)
+    assert [c.name for c in checks] == ["broken_doc", "fine_doc"]
+    broken, fine = checks
+    assert broken.status == "fail" and "plugin broken_doc" in broken.detail
+    assert "RuntimeError: no cheese today" in broken.detail
+    assert "plugins.disabled: [broken_doc]" in broken.fix
+    assert fine.status == "ok" and fine.detail == "quick=True setting={}"  # the others still run
+
+
+@pytest.mark.parametrize(
+    ("code", "key", "expected"),
+    [
+        ("def checks(ctx):\n    raise ValueError('bad day')\n", "", "ValueError: bad day"),
+        ("def checks(ctx):\n    return ['not a check']\n", "", "returned str, not Check"),
+        ("", "doctor_checks:nowhere", "has no attribute nowhere"),
+        ("import sys\nsys.exit(3)\n", "", "SystemExit: 3"),
+    ],
+)
+def test_doctor_functions_that_break_are_each_one_fail(
+    tmp_path: Path, paths: Paths, code, key, expected
+):
+    plugin_id = f"odd_doc{len(code)}_{len(key)}"  # each its own: modules stay imported
+    make_plugin(tmp_path / "extra", plugin_id, code, key)
+    (check,) = run_plugins(paths, tmp_path / "extra")
+    assert check.name == plugin_id and check.status == "fail" and expected in check.detail
+
+
+def test_disabled_plugins_and_their_dependents_run_no_checks(tmp_path: Path, paths: Paths):
+    make_plugin(tmp_path / "extra", "fine_doc", FINE)
+    assert run_plugins(paths, tmp_path / "extra", disabled=[*BUILTIN, "fine_doc"]) == []
+    names = [c.name for c in run_plugins(paths, tmp_path / "extra", disabled=["task_queue"])]
+    # transcriber requires task_queue and voice_input requires transcriber: the server
+    # would start neither, so their checks (model, audio) do not run either.
+    assert names == ["notes", "fine_doc"]
+
+
+def test_builtin_checks_come_from_their_plugins_in_the_familiar_order(monkeypatch, paths: Paths):
+    from butler_ls.doctor import plugin_checks
+
+    found = {}
+    names = {"daily_writer": "notes", "transcriber": "model", "voice_input": "audio"}
+
+    def fake_run(manifest, module_name, context):
+        found[manifest.id] = context
+        return [Check(names[manifest.id], "ok", manifest.id)]
+
+    monkeypatch.setattr(plugin_checks, "run_plugin", fake_run)
+    checks = list(doctor.run_checks(paths, None))
+    # Activation order runs transcriber (model) before voice_input (audio); the report
+    # keeps the order editors know.
+    assert list(found) == ["daily_writer", "transcriber", "voice_input"]
+    assert [c.detail for c in checks[2:5]] == ["daily_writer", "voice_input", "transcriber"]
+    assert found["transcriber"].plugin_settings == {"maxFileMb": 500}
+    assert found["daily_writer"].settings.model.name == "tiny.en"
+
+
+def test_checks_of_other_plugins_follow_the_worker(monkeypatch, paths: Paths):
+    familiar = [Check("model", "ok", ""), Check("word_count", "warn", "", "x")]
+    familiar += [Check("notes", "ok", ""), Check("audio", "ok", "")]
+    monkeypatch.setattr(doctor, "guarded_plugin_checks", lambda *args: familiar)
+    names = [check.name for check in doctor.run_checks(paths, None)]
+    assert names == ["config", "paths", "notes", "audio", "model", "queue", "worker", "word_count"]
+
+
+@pytest.mark.parametrize("value", ["doctor_checks", "doctor-checks:checks", 3, "a:b:c"])
+def test_the_doctor_key_must_name_a_module_and_a_function(value):
+    from butler_ls.host.manifest import parse_manifest
+    from butler_ls.util.errors import ManifestError
+
+    base = {"id": "p", "name": "P", "version": "1", "entry": "plugin"}
+    assert parse_manifest({**base, "doctor": "checks.doctor:run"}, file="x").doctor == (
+        "checks.doctor:run"
+    )
+    with pytest.raises(ManifestError, match=r"doctor.*module:function"):
+        parse_manifest({**base, "doctor": value}, file="x")
+
+
+def test_quick_skips_the_model_self_test():
+    check = model_checks.check_model(
+        ModelSettings(**CPU), FakeEngine(error=AssertionError()), quick=True
+    )
+    assert check.status == "ok" and "skipped" in check.detail and "loadMs" not in check.data
