@@ -91,7 +91,7 @@ def plugin_tools() -> dict[str, Tool]:
                 )
                 module = import_from_plugin(manifest, target.module, None, found.module_name, "cli")
             except Exception as exc:
-                why = describe(exc, "its code failed to import")
+                why = describe(exc, "importing its code")
                 tools[target.name] = _unavailable(f"plugin {found.id} cannot run it: {why}")
                 continue
             add_arguments = getattr(module, "add_arguments", _any_arguments)

@@ -90,7 +90,7 @@ def _load_one(
             if callable(hook) and hook not in hooks:
                 hooks.append(hook)
     except Exception as exc:
-        reason = describe(exc, "its job code failed to import")
+        reason = describe(exc, "importing its job code")
         logger.error("plugin %s: %s", manifest.id, reason, exc_info=exc)
         for job in manifest.jobs:
             if job.name not in taken:
