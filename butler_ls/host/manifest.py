@@ -1,12 +1,12 @@
 """Plugin manifests: read and check a plugin's ``plugin.yaml`` before any of its code is imported.
 
-Every problem is collected and reported at once, each naming the key, what is wrong and the fix.
+Every problem is collected and reported at once, each naming the key, what is wrong and the fix
+(worded by manifest_problems.py; the keys that name code are checked in manifest_code.py).
 """
 
 from __future__ import annotations
 
 import copy
-import datetime
 import keyword
 import re
 from collections.abc import Mapping
@@ -17,6 +17,13 @@ import yaml
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from butler_ls.host.manifest_code import IDENTIFIER_RE as _IDENTIFIER_RE
+from butler_ls.host.manifest_code import Target, check_cli, check_doctor, check_jobs
+from butler_ls.host.manifest_problems import clip as _clip
+from butler_ls.host.manifest_problems import expected as _expected
+from butler_ls.host.manifest_problems import invalid as _invalid
+from butler_ls.host.manifest_problems import label as _label
+from butler_ls.host.manifest_problems import yaml_problem as _yaml_problem
 from butler_ls.util.errors import ManifestError
 
 MANIFEST_NAME = "plugin.yaml"
@@ -33,7 +40,6 @@ _COMMAND_KEYS = ("id", "title", "description")
 _ID_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z][a-z0-9_-]*)*")
 _CAPABILITY_RE = re.compile(r"[a-zA-Z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*")
 _COMMAND_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)+")
-_IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # "id" then an optional specifier; operators cannot occur in an id, so no space is needed.
 _REQUIREMENT_RE = re.compile(r"\s*(?P<id>[^\s<>=!~,]+)\s*(?P<spec>.*?)\s*", re.DOTALL)
 
@@ -42,12 +48,8 @@ _SPEC_HINT = 'a PEP 440 specifier set such as ">=0.1,<1"'
 _CAPABILITY_HINT = "dot-separated letters, digits, _ and -, e.g. notes.daily"
 _COMMAND_HINT = "a dotted name such as butler.note.append"
 _ENTRY_HINT = "module or module:attribute in dotted Python names, e.g. plugin:MyPlugin"
-_DOCTOR_HINT = "module:function in dotted Python names, e.g. doctor_checks:checks"
 _REQUIREMENT_HINT = "voice_input >=0.1,<1"
 _COMMAND_FORMS = "command ids or {id, title, description} mappings"
-_TARGET_HINT = "module:function in dotted Python names, e.g. jobs:transcribe"
-_KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
-_CLI_RE = re.compile(r"[a-z][a-z0-9-]*")
 
 # Settings defaults are small JSON-like values; the limits stop YAML aliases that refer to
 # themselves, or that multiply into billions of nodes, from hanging the check.
@@ -99,18 +101,6 @@ class CommandSpec:
     """What editors show in menus; the id when the manifest gives none."""
     description: str = ""
     """A longer explanation for help screens."""
-
-
-@attrs.frozen
-class Target:
-    """Code a plugin names in its manifest: a function in one of its modules."""
-
-    name: str
-    """The job kind (``jobs``) or the command-line tool (``cli``) it serves."""
-    module: str
-    """Dotted module, relative to the plugin folder."""
-    function: str
-    """The function in that module."""
 
 
 @attrs.frozen
@@ -210,10 +200,10 @@ def parse_manifest(
     provides = _check_names(data, "provides", problems)
     consumes = _check_names(data, "consumes", problems)
     commands = _check_commands(data.get("commands"), problems)
-    jobs = _check_jobs(data.get("jobs"), problems)
-    cli = _check_cli(data.get("cli"), problems)
+    jobs = check_jobs(data.get("jobs"), problems)
+    cli = check_cli(data.get("cli"), problems)
     settings = _check_settings(data.get("settings"), problems)
-    doctor = _check_doctor(data.get("doctor"), problems)
+    doctor = check_doctor(data.get("doctor"), problems)
 
     if problems:
         if len(problems) > _MAX_PROBLEMS_SHOWN:
@@ -273,17 +263,6 @@ def _check_entry(data: Mapping, problems: list) -> tuple[str, str | None]:
         problems.append(_invalid("entry", value, "entry", _ENTRY_HINT))
         return "", None
     return module, attr if colon else None
-
-
-def _check_doctor(value: object, problems: list) -> str:
-    if value is None:
-        return ""
-    module, colon, attr = value.strip().partition(":") if isinstance(value, str) else ("", "", "")
-    names = [*module.split("."), attr]
-    if not (colon and all(_IDENTIFIER_RE.fullmatch(n) and not keyword.iskeyword(n) for n in names)):
-        problems.append(_invalid("doctor", value, "doctor entry", _DOCTOR_HINT))
-        return ""
-    return f"{module}:{attr}"
 
 
 def _check_requires(value: object, plugin_id: str, problems: list) -> tuple[Requirement, ...]:
@@ -378,62 +357,6 @@ def _check_commands(value: object, problems: list) -> tuple[CommandSpec, ...]:
     return tuple(commands)
 
 
-def _check_jobs(value: object, problems: list) -> tuple[Target, ...]:
-    forms = "a list of {kind, handler} mappings, e.g. [{kind: transcribe, handler: jobs:run}]"
-    if value is None:
-        return ()
-    if not isinstance(value, list | tuple):
-        problems.append(_expected("jobs", value, forms))
-        return ()
-    jobs: list[Target] = []
-    for index, item in enumerate(value):
-        label = f"jobs[{index}]"
-        if not isinstance(item, Mapping):
-            problems.append(_expected(label, item, "a mapping {kind, handler}"))
-            continue
-        for key in item:
-            if key not in ("kind", "handler"):
-                problems.append((_label(key, label), "unknown key; jobs take kind and handler"))
-        kind = item.get("kind")
-        if not isinstance(kind, str) or not _KIND_RE.fullmatch(kind):
-            hint = "a name such as transcribe"
-            problems.append(_invalid(f"{label}.kind", kind, "job kind", hint))
-        elif any(job.name == kind for job in jobs):
-            problems.append((f"{label}.kind", f"{kind!r} is listed twice; kinds are unique"))
-        else:
-            target = _target(item.get("handler"), f"{label}.handler", kind, problems)
-            if target is not None:
-                jobs.append(target)
-    return tuple(jobs)
-
-
-def _check_cli(value: object, problems: list) -> tuple[Target, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, Mapping):
-        expected = "a mapping of tool name to module:function, e.g. {transcribe: cli:main}"
-        problems.append(_expected("cli", value, expected))
-        return ()
-    tools: list[Target] = []
-    for name, target_text in value.items():
-        label = _label(name, "cli")
-        if not isinstance(name, str) or not _CLI_RE.fullmatch(name):
-            hint = "lowercase letters, digits and -, e.g. transcribe"
-            problems.append(_invalid(label, name, "command-line tool name", hint))
-        elif (target := _target(target_text, label, name, problems)) is not None:
-            tools.append(target)
-    return tuple(tools)
-
-
-def _target(value: object, label: str, name: str, problems: list) -> Target | None:
-    module, colon, attr = value.strip().partition(":") if isinstance(value, str) else ("", "", "")
-    names = [*module.split("."), attr]
-    if not (colon and all(_IDENTIFIER_RE.fullmatch(n) and not keyword.iskeyword(n) for n in names)):
-        problems.append(_invalid(label, value, "module:function", _TARGET_HINT))
-        return None
-    return Target(name, module, attr)
-
-
 def _command_fields(item: Mapping, label: str, problems: list) -> dict[str, str]:
     fields: dict[str, str] = {}
     for key, value in item.items():
@@ -484,52 +407,3 @@ def _parses(parser: type[Version | SpecifierSet], text: str) -> bool:
     except (InvalidVersion, InvalidSpecifier):
         return False
     return True
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-    problem = getattr(exc, "problem", None) or _clip(str(exc).split("\n")[0], 100)
-    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-    if mark is None and isinstance(getattr(exc, "position", None), int):
-        where = f"character {exc.position + 1}: "  # the reader's errors carry no line
-    return f"{where}invalid YAML ({problem}); fix the syntax there"
-
-
-def _expected(key: str, value: object, expected: str) -> tuple[str, str]:
-    return key, f"expected {expected}, got {_describe(value)}"
-
-
-def _invalid(key: str, value: object, what: str, hint: str) -> tuple[str, str]:
-    return key, f"{_describe(value)} is not a valid {what}; use {hint}"
-
-
-def _label(key: object, parent: str = "") -> str:
-    """A dotted path for ``key`` under ``parent``; odd keys are quoted so they stay visible."""
-    if isinstance(key, str) and key.isprintable() and key.strip() == key and key:
-        return f"{parent}.{_clip(key)}" if parent else _clip(key)
-    return f"{parent}[{_describe(key)}]"
-
-
-def _clip(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe(value: object) -> str:
-    """Name a value for a message without printing a huge or self-referencing structure."""
-    if value is None:
-        return "nothing (null)"
-    if isinstance(value, bool):
-        return f"the boolean {str(value).lower()}"
-    if isinstance(value, str):
-        return repr(_clip(value))
-    if isinstance(value, int):
-        return f"the number {value}" if value.bit_length() < 64 else "a very large number"
-    if isinstance(value, float):
-        return f"the number {value!r}"
-    if isinstance(value, datetime.date):
-        return f"the date {value.isoformat()}"
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list | tuple):
-        return "a list"
-    return f"a value of type {type(value).__name__}"
