@@ -78,7 +78,9 @@ def plugin_tools() -> dict[str, Tool]:
 
     paths = Paths.default()
     settings, _ = parse_settings(load_settings_file(paths.config_file)[0])
-    plan = plan_plugins(paths.user_plugins_dir, settings.plugins.paths, settings.plugins.disabled)
+    # Quiet: the server and the doctor report broken plugins; a tool should not, every run.
+    plugins = settings.plugins
+    plan = plan_plugins(paths.user_plugins_dir, plugins.paths, plugins.disabled, quiet=True)
     tools: dict[str, Tool] = {}
     for found in plan.order:
         manifest = found.manifest

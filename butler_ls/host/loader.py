@@ -83,14 +83,19 @@ def plan_plugins(
     paths: Sequence[str] = (),
     disabled: Iterable[str] = (),
     entry_points: bool = True,
+    quiet: bool = False,
 ) -> Plan:
-    """Find plugins as the server does, and order them as it does; the first of an id wins."""
+    """Find plugins as the server does, and order them as it does; the first of an id wins.
+
+    Broken and duplicate plugins are logged as warnings unless ``quiet``.
+    """
     first: dict[str, Found] = {}
+    warn = logger.debug if quiet else logger.warning
     for found in find_plugins(discovery_folders(user_dir, paths), entry_points):
         if found.manifest is None:
-            logger.warning("plugin %s at %s skipped: %s", found.id, found.location, found.problem)
+            warn("plugin %s at %s skipped: %s", found.id, found.location, found.problem)
         elif found.id in first:
-            logger.warning("plugin %s at %s ignored: already found", found.id, found.location)
+            warn("plugin %s at %s ignored: already found", found.id, found.location)
         else:
             first[found.id] = found
     manifests = [found.manifest for found in first.values() if found.manifest is not None]
