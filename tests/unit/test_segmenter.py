@@ -6,11 +6,9 @@ Pauses, forced cuts in long speech, clicks and silence, chunking, pre-roll, the 
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import random
 import statistics
-import time
 import wave
 from array import array
 from pathlib import Path
@@ -300,23 +298,3 @@ def test_settings_name_the_bad_field():
         SegmenterSettings(silence_ms=0)
     with pytest.raises(ValueError, match="pre_roll_ms"):
         SegmenterSettings(pre_roll_ms=5000, max_utterance_s=6.0)
-
-
-def test_cpu_for_a_minute_of_audio():
-    """Not a timed assertion: prints the CPU one minute of audio costs, for the record."""
-    stream = paused_stream()[0] + continuous_stream(30.0)
-    stream = (stream * 2)[: 60 * RATE * 2]
-    figures: dict[str, float] = {"audio_s": 60}
-    for meter in (False, True):
-        segmenter = Segmenter()
-        count = 0
-        started = time.process_time()
-        for at in range(0, len(stream), 3200):  # 100 ms chunks, as a microphone delivers them
-            count += len(segmenter.feed(stream[at : at + 3200]))
-            if meter:  # ten readings a second, as butler/dictationState sends them
-                segmenter.level_dbfs()
-        count += len(segmenter.flush())
-        cpu_ms = (time.process_time() - started) * 1000
-        figures["cpu_ms_with_meter" if meter else "cpu_ms"] = round(cpu_ms, 1)
-        figures["utterances"] = count
-    print(json.dumps(figures))
