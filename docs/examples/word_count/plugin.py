@@ -1,15 +1,18 @@
 """Example plugin: counts words in open documents.
 
-Shows a command with typed arguments, a capability, a setting and a signal receiver.
+Shows a command with typed arguments, a capability, a setting, a signal receiver, and a
+background job that runs in Butler's worker (jobs.py).
 """
 
 from __future__ import annotations
 
-import re
+from pathlib import Path
 
 import attrs
 
-from butler_ls.plugin_api import ButlerError, Plugin, PluginContext, events
+from butler_ls.plugin_api import ButlerError, FilePath, Plugin, PluginContext, events
+
+from .counting import count_words
 
 
 @attrs.frozen
@@ -20,6 +23,14 @@ class WordCountArguments:
     """The document to count, as the editor names it (it must be open)."""
 
 
+@attrs.frozen
+class WordCountFileArguments:
+    """Argument of ``example.wordCountFile``."""
+
+    path: FilePath
+    """The text file to count (relative paths start at the workspace folder)."""
+
+
 class WordCounter:
     """The ``text.wordCount`` capability: other plugins may count words too."""
 
@@ -28,8 +39,7 @@ class WordCounter:
 
     def count(self, text: str) -> int:
         """Number of words in ``text``."""
-        pattern = r"[\w'-]+" if self.count_numbers else r"[^\W\d_][\w'-]*"
-        return len(re.findall(pattern, text))
+        return count_words(text, self.count_numbers)
 
 
 class WordCountPlugin(Plugin):
@@ -42,6 +52,7 @@ class WordCountPlugin(Plugin):
         self.changes = 0
         ctx.provide("text.wordCount", self.counter)
         ctx.command("example.wordCount", self.word_count, arguments=WordCountArguments)
+        ctx.command("example.wordCountFile", self.word_count_file, arguments=WordCountFileArguments)
         ctx.connect(events.document_changed, self.on_change)
 
     def on_change(self, sender: object, **kwargs: object) -> None:
@@ -60,3 +71,20 @@ class WordCountPlugin(Plugin):
             "changesSeen": self.changes,
             "notesFolder": str(notes.directory()) if notes is not None else None,
         }
+
+    async def word_count_file(self, args: WordCountFileArguments) -> dict[str, object]:
+        """Count a file's words in the worker, as batch work: it waits while the machine
+        is busy (``throttle.*``), like the built-in batch jobs. Answers the job's result."""
+        jobs = self.ctx.get("queue.jobs")
+        if jobs is None:
+            raise ButlerError("counting files needs the task_queue plugin; enable it")
+        path = Path(args.path).expanduser()
+        if not path.is_absolute():
+            path = (self.ctx.workspace_root() or Path.cwd()) / path
+        if not path.is_file():
+            raise ButlerError(f"{path} is not a file; name a text file")
+        settings = {"countNumbers": self.counter.count_numbers}
+        try:
+            return await jobs.submit("example.count_file", {"path": str(path), **settings})
+        except jobs.Error as exc:
+            raise ButlerError(f"counting {path.name} failed: {exc}") from None
