@@ -51,11 +51,6 @@ class Paths:
         return self.data_dir / "queue"
 
     @property
-    def spool_dir(self) -> Path:
-        """Durable audio spool: utterances wait here until transcribed."""
-        return self.data_dir / "spool"
-
-    @property
     def user_plugins_dir(self) -> Path:
         """Plugins the user installs by dropping a folder here."""
         return self.data_dir / "plugins"
@@ -67,7 +62,7 @@ class Paths:
     def ensure(self) -> None:
         """Create the data folders, private to the user (and tighten what an older
         version left readable by others)."""
-        for folder in (self.data_dir, self.log_dir, self.queue_dir, self.spool_dir):
+        for folder in (self.data_dir, self.log_dir, self.queue_dir):
             ensure_private_dir(folder)
         make_private(self.data_dir)
 

@@ -16,7 +16,7 @@ import attrs
 
 from butler_ls.util.errors import ButlerError
 
-from .models import ModelError, ModelSpec, resolve_model
+from .models import ModelError, ModelSpec
 from .subtitles import Segment
 
 logger = logging.getLogger(__name__)
@@ -285,20 +285,3 @@ def _on_short_lived_thread(make: Callable[[], Any]) -> Any:
 
 
 ENGINE = Engine()
-
-
-def load(
-    name: str | None,
-    device: str = "auto",
-    compute_type: str = "auto",
-    threads: int = 0,
-    on_loading: Callable[[], None] | None = None,
-) -> Any:
-    """Resolve and load a model with the process-wide engine."""
-    return ENGINE.model(
-        resolve_model(name),
-        device=device,
-        compute_type=compute_type,
-        threads=threads,
-        on_loading=on_loading,
-    )

@@ -32,20 +32,17 @@ class ModelSpec:
     path: Path
     """The CTranslate2 model folder."""
 
-    english_only: bool
-    """An ``.en`` model by its name (the engine also asks the loaded model)."""
-
 
 def resolve_model(name: str | None) -> ModelSpec:
     """Find the model ``name`` on disk, or raise ModelError saying what to do."""
     name = (name or BUNDLED).strip()
     if name == BUNDLED:
-        return ModelSpec(name, _bundled(), english_only=True)
+        return ModelSpec(name, _bundled())
     if _looks_like_path(name):
         path = Path(name).expanduser()
         check_model_folder(path)
-        return ModelSpec(name, path, english_only=name.rstrip("/").endswith(".en"))
-    return ModelSpec(name, _cached(name), english_only=name.endswith(".en"))
+        return ModelSpec(name, path)
+    return ModelSpec(name, _cached(name))
 
 
 def check_model_folder(path: Path) -> None:

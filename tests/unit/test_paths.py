@@ -36,7 +36,7 @@ def test_ensure_makes_an_old_data_folder_private(tmp_path: Path) -> None:
     os.chmod(log, 0o644)
     paths.ensure()
     assert log.stat().st_mode & 0o777 == 0o600
-    for folder in (paths.data_dir, paths.log_dir, paths.queue_dir, paths.spool_dir):
+    for folder in (paths.data_dir, paths.log_dir, paths.queue_dir):
         assert folder.stat().st_mode & 0o777 == 0o700
 
 
