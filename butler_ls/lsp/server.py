@@ -28,6 +28,7 @@ from butler_ls.lsp.transport import ResilientLanguageServer
 from butler_ls.util.config import Settings, SettingsSources, load_settings_file, parse_settings
 from butler_ls.util.log import LspLogHandler
 from butler_ls.util.paths import Paths, builtin_plugins_dir
+from butler_ls.util.processes import pid_alive
 
 logger = logging.getLogger(__name__)
 
@@ -261,11 +262,7 @@ async def _watch_parent(ls: ButlerServer, pid: int) -> None:
     """Exit when the editor that started us is gone (LSP: initialize's processId)."""
     while True:
         await asyncio.sleep(2.0)
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+        if not pid_alive(pid):
             logger.warning("the editor (pid %d) is gone; exiting", pid)
             await ls.plugin_manager.deactivate_all()
             os._exit(1)
-        except PermissionError:
-            pass  # alive, owned by someone else
