@@ -56,14 +56,23 @@ class RawLspClient:
 
     def request(self, method: str, params: Any = None, timeout: float = 30.0) -> dict | None:
         """Send a request; the whole response, or None when none came within ``timeout``."""
+
+        def body(msg_id: int) -> bytes:
+            message = {"jsonrpc": "2.0", "id": msg_id, "method": method}
+            if params is not None:
+                message["params"] = params
+            return json.dumps(message).encode()
+
+        return self._exchange(body, timeout)
+
+    def _exchange(self, body: Any, timeout: float) -> dict | None:
+        """Send the request ``body(id)`` builds; its answer, or None after ``timeout``."""
         with self._lock:
             self._next_id += 1
             msg_id = self._next_id
         answers = self._answers.setdefault(msg_id, queue.SimpleQueue())
-        message = {"jsonrpc": "2.0", "id": msg_id, "method": method}
-        if params is not None:
-            message["params"] = params
-        self.send(message)
+        data = body(msg_id)
+        self.write(b"Content-Length: %d\r\n\r\n" % len(data) + data)
         try:
             return answers.get(timeout=timeout)
         except queue.Empty:
@@ -80,21 +89,14 @@ class RawLspClient:
     def command_json(self, name: str, arguments_json: str, timeout: float = 30.0) -> dict | None:
         """``workspace/executeCommand`` whose arguments are raw JSON text (deeper than
         Python's own encoder goes)."""
-        with self._lock:
-            self._next_id += 1
-            msg_id = self._next_id
-        answers = self._answers.setdefault(msg_id, queue.SimpleQueue())
-        body = (
-            f'{{"jsonrpc": "2.0", "id": {msg_id}, "method": "workspace/executeCommand", '
-            f'"params": {{"command": {json.dumps(name)}, "arguments": {arguments_json}}}}}'
-        ).encode()
-        self.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-        try:
-            return answers.get(timeout=timeout)
-        except queue.Empty:
-            return None
-        finally:
-            self._answers.pop(msg_id, None)
+
+        def body(msg_id: int) -> bytes:
+            return (
+                f'{{"jsonrpc": "2.0", "id": {msg_id}, "method": "workspace/executeCommand", '
+                f'"params": {{"command": {json.dumps(name)}, "arguments": {arguments_json}}}}}'
+            ).encode()
+
+        return self._exchange(body, timeout)
 
     def initialize(self, root: Path, options: dict[str, Any]) -> dict[str, Any]:
         """initialize + initialized; the initialize result."""
