@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers import launch_redis
 from tests.virtual_mic import VirtualMicrophone, VirtualMicrophoneError
 
 REPO = Path(__file__).resolve().parent.parent
@@ -37,47 +34,11 @@ def butler_env(tmp_path: Path) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     """A real redis-server on a free loopback port, for the Redis queue backend."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail(
-            "redis-server is not installed; `make setup` installs it (apt-get install redis-server)"
-        )
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    folder = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(folder),
-            "--logfile",
-            str(folder / "redis.log"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as conn:
-                if conn.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        else:
-            pytest.fail(f"redis-server did not start; see {folder / 'redis.log'}")
-        yield port
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+        with launch_redis(tmp_path_factory.mktemp("redis")) as (_, port):
+            yield port
+    except RuntimeError as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture
