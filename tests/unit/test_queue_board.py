@@ -227,8 +227,8 @@ def test_an_upload_reaches_a_local_worker_as_its_path(tmp_path: Path):
 def describe(exc: BaseException) -> str:
     from tests.helpers import load_plugin_module
 
-    plugin = load_plugin_module("task_queue", "plugin")
-    return plugin.describe_queue_error(exc, "redis://:secret@10.0.0.5:6379/0")
+    errors = load_plugin_module("task_queue", "errors")
+    return errors.describe_queue_error(exc, "redis://:secret@10.0.0.5:6379/0")
 
 
 def test_queue_errors_name_their_real_cause():
