@@ -24,7 +24,7 @@ class JobBoard(Protocol):
     # -- submitter side
 
     def record(self, envelope: Envelope) -> None:
-        """Make the job durable before its message is enqueued."""
+        """Make the job durable before its message (its id) is enqueued: the one copy."""
         ...
 
     def take(self, reply_to: str, limit: int = 100) -> list[Message]:
@@ -64,7 +64,8 @@ class JobBoard(Protocol):
         ...
 
     def envelope(self, job_id: str) -> Envelope | None:
-        """The envelope of a recorded job."""
+        """The envelope of a recorded job (what the worker runs for a queue message); None
+        when it is gone or its record was refused (logged once, counted)."""
         ...
 
     def counts(self) -> dict[str, int]:

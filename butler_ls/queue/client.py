@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import io
 import logging
 import os
 import socket
@@ -26,8 +27,10 @@ from butler_ls.queue.jobs import Envelope, Message, Priority
 logger = logging.getLogger(__name__)
 
 UPLOAD = "upload"
-"""Payload key naming a file the worker must read: a worker on this machine gets its
-``path``; through Redis it is streamed in pieces and the worker gets a ``blob``."""
+"""Payload key of audio (or any data) the worker must read, stored once: a file's path, or
+bytes. With SQLite (the worker shares this machine) a file stays where it is, as ``path``,
+and bytes travel in the job's record, as ``data``; through Redis either is streamed in
+pieces into the store and the worker gets a ``blob``. Queue messages carry the job id only."""
 
 EventHandler = Callable[[Message], Awaitable[None] | None]
 
@@ -99,7 +102,8 @@ class JobClient:
     ) -> Any:
         """Run a job in the worker and return its final result (JobError if it failed).
 
-        A payload ``{"upload": path}`` hands the worker that file (see ``UPLOAD``).
+        A payload ``{"upload": path or bytes}`` hands the worker that file or data, once
+        (see ``UPLOAD``).
         """
         envelope = Envelope(
             kind=kind,
@@ -131,8 +135,15 @@ class JobClient:
 
     def _upload(self, envelope: Envelope) -> Envelope:
         payload = dict(envelope.payload)
-        path = Path(payload.pop(UPLOAD))
+        upload = payload.pop(UPLOAD)
         put_blob = getattr(self.board, "put_blob", None)
+        if isinstance(upload, bytes | bytearray | memoryview):
+            if put_blob is None:
+                payload["data"] = bytes(upload)  # in the job's record, and nowhere else
+            else:
+                payload["blob"] = {"name": None, **put_blob(envelope.job_id, io.BytesIO(upload))}
+            return attrs.evolve(envelope, payload=payload)
+        path = Path(upload)
         if put_blob is None:
             payload["path"] = str(path)  # the worker shares this machine's disk
         else:

@@ -1,7 +1,8 @@
 """What travels through the queue: job envelopes and inbox results, and their signed form.
 
-A job record holds an ``Envelope`` signed for "job"; an inbox entry holds a result signed
-for "result" (``wire`` does the signing); both boards, SQLite and Redis, store these.
+A job record holds an ``Envelope`` signed for "job", the one copy of the job (its queue
+message carries the job id only); an inbox entry holds a result signed for "result"
+(``wire`` does the signing); both boards, SQLite and Redis, store these.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ class Envelope:
     """Name of the job handler in the worker (``echo``, ``sleep``, ``transcribe``...)."""
 
     payload: dict[str, Any]
-    """Arguments of the handler; may hold bytes (audio), so remote workers need no disk."""
+    """Arguments of the handler; may hold bytes (audio that is on no disk yet) with the
+    SQLite board; through Redis a file or bytes travel as a blob instead (client.UPLOAD)."""
 
     reply_to: str
     """Inbox of the submitter, where partial and final results go."""

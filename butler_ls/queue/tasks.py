@@ -1,8 +1,9 @@
 """The job task that producer and consumer share, and the handlers it dispatches to.
 
-There is one Huey task, ``butler.run_job``; what it does is named by the envelope's
-``kind``. Handlers stream partial results and return the final one. Only the core's
-``echo`` and ``sleep`` live here; plugins declare theirs in their manifests (plugin_jobs.py).
+There is one Huey task, ``butler.run_job``, whose message carries the job id only: the
+worker reads the signed envelope from the job board, and its ``kind`` names the handler.
+Handlers stream partial results and return the final one. Only the core's ``echo`` and
+``sleep`` live here; plugins declare theirs in their manifests (plugin_jobs.py).
 """
 
 from __future__ import annotations
@@ -158,6 +159,37 @@ class Runner:
         self.last_throttle: str | None = None
         self._deferrals: dict[str, int] = {}
         self._told: dict[str, str | None] = {}
+        self.old_messages = 0
+        """Queue messages of an older Butler (the whole envelope in the message), refused."""
+
+    def run_message(self, message: Any) -> None:
+        """Run the job a queue message names: its envelope comes from the board, signed.
+
+        A record that fails its signature is refused (logged once, counted) by the board;
+        a job that is gone was delivered already, and its message is a duplicate.
+        """
+        if not isinstance(message, str):
+            self._refuse_old(message)
+            return
+        envelope = self.board.envelope(message)
+        if envelope is None:
+            logger.info("job %s is not on the board (over, or its record refused)", message)
+            return
+        self.run(envelope)
+
+    def _refuse_old(self, message: Any) -> None:
+        """Drop a message that carries a whole envelope; the first is logged, at WARNING."""
+        self.old_messages += 1
+        job_id = message.get("job_id") if isinstance(message, dict) else None
+        # After an upgrade the queue may hold many: one warning, the rest at DEBUG. Their
+        # jobs still on the board are enqueued again, by id, when a worker starts.
+        logger.log(
+            logging.WARNING if self.old_messages == 1 else logging.DEBUG,
+            "not running a queue message in an older Butler's format (job %s): messages "
+            "carry the job id only now; a job still on the board is enqueued again by id "
+            "when the worker next starts",
+            str(job_id)[:40],
+        )
 
     def run(self, envelope: Envelope) -> None:
         """Run one job to its final (or error) result; RetryTask defers throttled work."""
@@ -267,14 +299,14 @@ def register(huey: Huey, runner: Runner | None = None) -> TaskWrapper:
     """Define ``butler.run_job`` on ``huey``; only the worker passes a ``runner``."""
 
     @huey.task(name=TASK_NAME)
-    def run_job(envelope: dict[str, Any]) -> None:
+    def run_job(job_id: str) -> None:
         if runner is None:
             raise RuntimeError("butler.run_job runs in the worker only")
-        runner.run(Envelope(**envelope))
+        runner.run_message(job_id)
 
     return run_job
 
 
 def enqueue(task: TaskWrapper, envelope: Envelope) -> None:
-    """Send a recorded envelope to the worker with its priority."""
-    task(attrs.asdict(envelope), priority=PRIORITY_VALUE[envelope.priority])
+    """Send a recorded job to the worker: its id, at its priority (the board has the rest)."""
+    task(envelope.job_id, priority=PRIORITY_VALUE[envelope.priority])

@@ -234,8 +234,10 @@ def _requeue_lost(huey: Any, board: Any, task: Any) -> None:
 
     present = set()
     for item in list(huey.pending()) + list(huey.scheduled()):
-        with contextlib.suppress(Exception):
-            present.add(item.args[0]["job_id"])
+        job_id = item.args[0] if item.args else None
+        # A message of an older Butler (a whole envelope) is never run: not present.
+        if isinstance(job_id, str):
+            present.add(job_id)
     for envelope in board.queued(older_than=5.0):
         if envelope.job_id not in present:
             logger.info("re-enqueuing job %s, whose message was lost", envelope.job_id)

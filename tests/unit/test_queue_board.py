@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+import attrs
 import pytest
 
 from butler_ls.queue.client import JobClient, JobError
@@ -107,8 +108,8 @@ def test_client_skips_repeated_partials_and_applies_each_once(tmp_path: Path):
     enqueued: list[Envelope] = []
 
     class Task:
-        def __call__(self, data, priority):
-            enqueued.append(Envelope(**data))
+        def __call__(self, job_id, priority):
+            enqueued.append(board.envelope(job_id))  # the message names it; the board has it
 
     async def scenario():
         client = JobClient(board, Task, asyncio.get_running_loop(), owner="me")
@@ -209,8 +210,8 @@ def test_an_upload_reaches_a_local_worker_as_its_path(tmp_path: Path):
     enqueued: list[dict] = []
 
     class Task:
-        def __call__(self, data, priority):
-            enqueued.append(data)
+        def __call__(self, job_id, priority):
+            enqueued.append(attrs.asdict(board.envelope(job_id)))
 
     async def scenario():
         client = JobClient(board, Task, asyncio.get_running_loop(), owner="me")

@@ -9,12 +9,13 @@ import pickle
 import stat
 from pathlib import Path
 
+import attrs
 import pytest
 from huey.registry import Message
 
 from butler_ls.queue.app import SignedHuey, make_huey
-from butler_ls.queue.jobs import Envelope, SqliteJobBoard
-from butler_ls.queue.tasks import Runner, enqueue, register
+from butler_ls.queue.jobs import PRIORITY_VALUE, Envelope, SqliteJobBoard
+from butler_ls.queue.tasks import TASK_NAME, Runner, enqueue, register
 from butler_ls.queue.wire import KEY_FILE, KeyProblem, QueueKey, Rejected, load_key
 
 
@@ -178,7 +179,7 @@ def test_the_worker_skips_forged_queue_messages_and_runs_signed_ones(key: QueueK
     real = Envelope(kind="echo", payload={}, reply_to="me")
     board.record(real)
     enqueue(task, real)
-    assert [t.args[0]["job_id"] for t in huey.pending()] == [real.job_id]
+    assert [t.args for t in huey.pending()] == [(real.job_id,)]  # the id only, now
     huey.execute(huey.dequeue())
     assert ran == [real.job_id]
     assert huey.dequeue() is None
@@ -212,3 +213,72 @@ def test_a_remote_worker_takes_the_key_from_the_environment_or_a_file(
     monkeypatch.setenv("BUTLER_QUEUE_KEY", "not hex")
     with pytest.raises(KeyProblem, match="hex digits"):
         load_key(tmp_path / "remote")
+
+
+def test_a_jobs_queue_message_holds_its_id_only(key: QueueKey, tmp_path: Path):
+    """The payload (here audio) is on the board once; the message names the job."""
+    board = SqliteJobBoard(tmp_path, key=key)
+    huey = make_huey("sqlite", directory=tmp_path, key=key)
+    task = register(huey)
+    audio = os.urandom(4096)
+    job = Envelope(kind="transcribe", payload={"data": audio}, reply_to="me", priority="batch")
+    board.record(job)
+    enqueue(task, job)
+    (raw,) = huey.storage.enqueued_items()
+    assert len(raw) < 1000 and b"transcribe" not in raw, "no payload, not even its kind"
+    message = huey.serializer.deserialize(raw)
+    assert message.name.endswith(TASK_NAME)
+    assert (message.args, message.kwargs) == ((job.job_id,), {})
+    assert message.priority == PRIORITY_VALUE["batch"]
+    assert board.envelope(job.job_id).payload == {"data": audio}
+    board.close()
+
+
+def test_the_worker_runs_a_message_s_job_from_its_signed_record(key: QueueKey, tmp_path: Path):
+    board = SqliteJobBoard(tmp_path, key=key)
+    huey = make_huey("sqlite", directory=tmp_path, key=key)
+    task = register(huey, Runner(board, "w1"))
+    job = Envelope(kind="echo", payload={"value": 7}, reply_to="me")
+    board.record(job)
+    enqueue(task, job)
+    huey.execute(huey.dequeue())
+    assert [(m.kind, m.data.get("echo")) for m in board.take("me")] == [
+        ("started", None),
+        ("final", 7),
+    ]
+    # A record someone altered (here: signed by another key) is refused and counted.
+    forged = Envelope(kind="echo", payload={"value": 8}, reply_to="me")
+    board.record(forged)
+    board._connection().execute(
+        "update job set envelope = ? where id = ?",
+        (QueueKey(os.urandom(32)).sign("job", attrs.asdict(forged)), forged.job_id),
+    )
+    enqueue(task, forged)
+    huey.execute(huey.dequeue())
+    assert board.counts() == {"finished": 1, "queued": 1}, "the forged job never started"
+    assert board.rejected() == 1
+    board.close()
+
+
+def test_a_message_in_the_old_format_is_refused_not_run(
+    key: QueueKey, tmp_path: Path, caplog: pytest.LogCaptureFixture
+):
+    """Before, the message carried the whole envelope; such a message is dropped, once told."""
+    board = SqliteJobBoard(tmp_path, key=key)
+    huey = make_huey("sqlite", directory=tmp_path, key=key)
+    runner = Runner(board, "w1")
+    task = register(huey, runner)
+    old = Envelope(kind="echo", payload={"value": 1}, reply_to="me")
+    board.record(old)
+    for _ in range(2):
+        task(attrs.asdict(old), priority=100)  # what an older Butler enqueued
+    with caplog.at_level(logging.DEBUG, logger="butler_ls.queue.tasks"):
+        huey.execute(huey.dequeue())
+        huey.execute(huey.dequeue())
+    assert huey.dequeue() is None
+    assert board.take("me") == [] and board.counts() == {"queued": 1}, "not run"
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "older Butler" in warnings[0].getMessage()
+    assert runner.old_messages == 2
+    assert board.rejected() == 0
+    board.close()
