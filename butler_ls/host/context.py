@@ -146,7 +146,11 @@ class PluginContext:
         self._receivers.append((signal, receiver))
 
     def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
-        """Run a coroutine in the background, owned by the server; failures are logged."""
+        """Run a coroutine in the background, owned by the server's task runner.
+
+        Its failure is logged once with the traceback; shutdown cancels it if it still runs
+        after ``deactivate``. Call it on the server's loop (from a handler or a coroutine).
+        """
         return self._server.run_task(coro, name=f"{self.plugin_id}:{name}")
 
     # -- the editor ------------------------------------------------------------------

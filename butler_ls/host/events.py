@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-import threading
 from collections.abc import Callable
-from concurrent.futures import Future
 from typing import Any
 
 import blinker
+
+from butler_ls.host import tasks
 
 __all__ = [
     "bind_loop",
@@ -104,10 +104,6 @@ document_saved = namespace.signal(
     "Fired after ``textDocument/didSave``. Sender: the server. Kwargs: ``uri``.",
 )
 
-# Strong references to coroutines that emit() scheduled, so they are not garbage
-# collected half way; each removes itself when done.
-_pending: set[asyncio.Future[Any] | Future[Any]] = set()
-_pending_lock = threading.Lock()
 _bound_loop: asyncio.AbstractEventLoop | None = None
 
 
@@ -136,36 +132,19 @@ def _log_receiver_error(signal: blinker.Signal, receiver: object, exc: BaseExcep
     )
 
 
-def _track(signal: blinker.Signal, receiver: object, fut: asyncio.Future[Any] | Future[Any]):
-    def done(fut: asyncio.Future[Any] | Future[Any]) -> None:
-        with _pending_lock:
-            _pending.discard(fut)
-        if fut.cancelled():
-            return
-        exc = fut.exception()
-        if exc is not None:
-            _log_receiver_error(signal, receiver, exc)
-
-    with _pending_lock:
-        _pending.add(fut)
-    fut.add_done_callback(done)
-
-
 def _schedule(signal: blinker.Signal, receiver: object, coro: Any) -> object:
-    """Run a receiver's coroutine on a loop, or close it with a warning if there is none."""
+    """Run a receiver's coroutine through the task runner, or close it if there is no loop."""
+    runner = tasks.default_runner()
+    name = f"receiver {_describe(receiver)} of signal {_signal_name(signal)}"
     try:
-        loop = asyncio.get_running_loop()
+        asyncio.get_running_loop()
     except RuntimeError:
-        loop = None
-    if loop is not None:
-        task: asyncio.Future[Any] = loop.create_task(coro)
-        _track(signal, receiver, task)
-        return task
+        pass
+    else:
+        return runner.spawn(coro, name)
     bound = _bound_loop
     if bound is not None and bound.is_running() and not bound.is_closed():
-        future = asyncio.run_coroutine_threadsafe(coro, bound)
-        _track(signal, receiver, future)
-        return future
+        return runner.spawn_threadsafe(bound, coro, name)
     coro.close()
     logger.warning(
         "async receiver %s of signal %s was not run: no event loop in this thread and none "
@@ -182,7 +161,8 @@ def emit(
     """Call each receiver of ``signal`` for ``sender`` (and ANY); log, never raise, its errors.
 
     Returns ``(receiver, return value)`` for the receivers that did not raise. An async
-    receiver is not awaited: its coroutine becomes a task on the running loop of this
+    receiver is not awaited: its coroutine becomes a task of the process's task runner
+    (:func:`butler_ls.host.tasks.default_runner`, the server's) on the running loop of this
     thread, else on the loop given to :func:`bind_loop`, and the task (or concurrent
     future) is its return value; its failure is logged when it finishes. With no loop at
     all the coroutine is closed with a warning and the value is ``None``. Order between

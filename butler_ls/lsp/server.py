@@ -21,6 +21,7 @@ from butler_ls.host import events
 from butler_ls.host.capabilities import CapabilityRegistry
 from butler_ls.host.hosting import CompletionProvider
 from butler_ls.host.manager import PluginManager
+from butler_ls.host.tasks import TaskRunner, set_default_runner
 from butler_ls.lsp.command_table import CommandTable
 from butler_ls.lsp.core_commands import register_core_commands
 from butler_ls.lsp.protocol import ButlerProtocol
@@ -33,6 +34,7 @@ from butler_ls.util.processes import pid_alive
 logger = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "butler"
+SHUTDOWN_TASK_SECONDS = 2.0  # how long shutdown waits for cancelled background tasks
 
 
 class ButlerServer(ResilientLanguageServer):
@@ -52,22 +54,16 @@ class ButlerServer(ResilientLanguageServer):
         self.plugin_manager = PluginManager(self, report=self.show_warning)
         self.commands = CommandTable()
         self.completion_providers: list[CompletionProvider] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self.tasks = TaskRunner()
+        """Every background task of this server: owned, failures logged, cancelled at shutdown."""
+        set_default_runner(self.tasks)  # events' async receivers and the supervisor use it
         self._reported: set[str] = set()
 
     # -- helpers for plugins -------------------------------------------------------
 
     def run_task(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """Run ``coro`` in the background; the server keeps a reference and logs failures."""
-        task = asyncio.get_running_loop().create_task(coro, name=name)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-        return task
-
-    def _task_done(self, task: asyncio.Task[Any]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            logger.error("background task %s failed", task.get_name(), exc_info=exc)
+        return self.tasks.spawn(coro, name)
 
     def show_warning(self, message: str) -> None:
         """Tell the user once, with ``window/showMessage`` (repeats are only logged)."""
@@ -220,8 +216,7 @@ def create_server(paths: Paths | None = None) -> ButlerServer:
     async def shutdown(ls: ButlerServer, *args: Any) -> None:
         events.emit(events.server_stopping, ls)
         await ls.plugin_manager.deactivate_all()
-        for task in list(ls._tasks):
-            task.cancel()
+        await ls.tasks.close(timeout=SHUTDOWN_TASK_SECONDS)
 
     return ls
 

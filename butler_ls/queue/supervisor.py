@@ -21,6 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from butler_ls.host import tasks
 from butler_ls.queue.board import JobBoard
 from butler_ls.util.processes import neutral_cwd, pid_alive, python_command
 
@@ -179,9 +180,7 @@ class Supervisor:
         """Make sure a worker serves the queue (start one if none does); idempotent."""
         self._wanted = True
         if self._monitor is None or self._monitor.done():
-            self._monitor = asyncio.get_running_loop().create_task(
-                self._watch(), name="worker-supervisor"
-            )
+            self._monitor = tasks.default_runner().spawn(self._watch(), "worker-supervisor")
 
     def status(self) -> dict[str, Any]:
         """``{state, pid?, owned, restarts, reason?}`` from what is known now (no board call)."""
