@@ -169,7 +169,7 @@ class DailyWriterPlugin(Plugin):
         self.ctx = ctx
         self.notes = DailyNotes(ctx)
         self.journal = Journal(ctx.data_dir / "journal")
-        self.writer = NoteWriter(ctx, self.journal, self.notes.new_note_text)
+        self.writer = NoteWriter(ctx, self.journal, self.notes.new_note_text, ctx.run_task)
         self.notes.writer = self.writer
         ctx.provide("notes.daily", self.notes)
         ctx.provide("status.notes", self.status)

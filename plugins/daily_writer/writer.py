@@ -9,9 +9,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 
@@ -44,11 +44,16 @@ class NoteWriter:
     """Appends entries to notes, one coalescing queue per note file."""
 
     def __init__(
-        self, ctx: PluginContext, journal: Journal, new_note: Callable[[Path], str]
+        self,
+        ctx: PluginContext,
+        journal: Journal,
+        new_note: Callable[[Path], str],
+        spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]],
     ) -> None:
         self.ctx = ctx
         self.journal = journal
         self._new_note = new_note
+        self._spawn = spawn  # ctx.run_task: the server owns the flush and retry tasks
         self._queues: dict[Path, list[tuple[PendingEntry, asyncio.Future[str] | None]]] = {}
         self._flushers: dict[Path, asyncio.Task[None]] = {}
         self._replayed: set[str] = set()
@@ -104,8 +109,7 @@ class NoteWriter:
         path = Path(entry.path)
         self._queues.setdefault(path, []).append((entry, future))
         if path not in self._flushers:
-            task = asyncio.get_running_loop().create_task(self._flush(path), name=f"note {path}")
-            self._flushers[path] = task
+            self._flushers[path] = self._spawn(self._flush(path), f"note {path}")
 
     async def _flush(self, path: Path) -> None:
         try:
@@ -207,7 +211,7 @@ class NoteWriter:
 
     def _schedule_retry(self) -> None:
         if self._retry is None or self._retry.done():
-            self._retry = asyncio.get_running_loop().create_task(self._retry_loop())
+            self._retry = self._spawn(self._retry_loop(), "retry unwritten entries")
 
     async def _retry_loop(self) -> None:
         for delay in itertools.chain(RETRY_DELAYS, itertools.repeat(RETRY_DELAYS[-1])):

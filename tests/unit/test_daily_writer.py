@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from butler_ls.host.tasks import TaskRunner
 from butler_ls.util.errors import ButlerError, InvalidArguments
 from tests.helpers import load_plugin_module
 
@@ -76,7 +77,7 @@ def test_full_disk_keeps_the_old_note_and_the_entry(
     note.parent.mkdir()
     note.write_text("# Day\n\n## Log\n- 09:00 before\n")
     journal = Journal(tmp_path / "j")
-    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "# new\n")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "# new\n", TaskRunner().spawn)
     real_replace = os.replace
 
     def disk_full(*args, **kwargs):
@@ -117,7 +118,7 @@ def test_replayed_entries_are_not_written_twice(tmp_path: Path):
         "".join(journal_mod.json.dumps(journal_mod.attrs.asdict(e)) + "\n" for e in lines)
     )
     journal = Journal(folder)
-    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "", TaskRunner().spawn)
 
     async def scenario() -> None:
         assert writer.recover() == 2
@@ -131,7 +132,7 @@ def test_replayed_entries_are_not_written_twice(tmp_path: Path):
 def test_entries_arriving_together_share_one_write(tmp_path: Path):
     note = tmp_path / "n.md"
     journal = Journal(tmp_path / "j")
-    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "## Log\n")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "## Log\n", TaskRunner().spawn)
 
     async def scenario() -> None:
         await asyncio.gather(*(writer.append(note, "Log", f"- {i}") for i in range(50)))
@@ -146,7 +147,7 @@ def test_a_journal_that_cannot_be_written_says_the_entry_was_not_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     journal = Journal(tmp_path / "j")
-    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "", TaskRunner().spawn)
 
     def full(entries):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -174,7 +175,7 @@ class Warned(NoEditor):
 
 def test_an_entry_no_file_can_hold_is_refused_up_front(tmp_path: Path):
     journal = Journal(tmp_path / "j")
-    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "")
+    writer = writer_mod.NoteWriter(NoEditor(), journal, lambda path: "", TaskRunner().spawn)
 
     async def scenario() -> None:
         with pytest.raises(InvalidArguments, match="lone surrogate"):
@@ -197,7 +198,7 @@ def test_unwritable_entries_of_an_old_journal_are_set_aside_not_retried(tmp_path
     )
     server = Warned()
     journal = Journal(folder)
-    writer = writer_mod.NoteWriter(server, journal, lambda path: "")
+    writer = writer_mod.NoteWriter(server, journal, lambda path: "", TaskRunner().spawn)
 
     async def scenario() -> None:
         assert writer.recover() == 1
