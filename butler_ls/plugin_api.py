@@ -5,7 +5,7 @@ Plugins never import each other; they talk through capabilities, signals and com
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from butler_ls.doctor.checks import Check, DoctorContext, probe_folder
 from butler_ls.host import events
@@ -15,7 +15,7 @@ from butler_ls.lsp.core_commands import redact_url
 from butler_ls.lsp.editing import Anchor, DocumentClosed, EditRefused, Span, workspace_edit
 from butler_ls.lsp.positions import client_position
 from butler_ls.lsp.progress import Progress
-from butler_ls.util.config import to_wire
+from butler_ls.util.config import Settings, between, section_of, setting, to_wire
 from butler_ls.util.errors import (
     ButlerError,
     CapabilityMissing,
@@ -25,6 +25,19 @@ from butler_ls.util.errors import (
 )
 from butler_ls.util.processes import neutral_cwd, pid_alive, python_command
 from butler_ls.util.safe_write import append_text, atomic_write, file_lock, update_file
+
+if TYPE_CHECKING:
+    from butler_ls.queue.tasks import JobContext, JobFailed
+
+
+def __getattr__(name: str) -> Any:
+    # The worker's side (JobContext, JobFailed) loads Huey: only job modules ask for it,
+    # never a plugin's activation in the server.
+    if name in ("JobContext", "JobFailed"):
+        from butler_ls.queue import tasks
+
+        return getattr(tasks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Plugin:
@@ -48,15 +61,19 @@ __all__ = [
     "EditRefused",
     "FilePath",
     "InvalidArguments",
+    "JobContext",
+    "JobFailed",
     "NoArguments",
     "Plugin",
     "PluginContext",
     "PositionArgument",
     "Progress",
+    "Settings",
     "Span",
     "WriteError",
     "append_text",
     "atomic_write",
+    "between",
     "client_position",
     "events",
     "file_lock",
@@ -65,6 +82,8 @@ __all__ = [
     "probe_folder",
     "python_command",
     "redact_url",
+    "section_of",
+    "setting",
     "shorten",
     "to_wire",
     "update_file",

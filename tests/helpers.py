@@ -33,6 +33,17 @@ def load_plugin_module(plugin: str, name: str) -> types.ModuleType:
     return importlib.import_module(f"{package_name}.{name}")
 
 
+def builtin_schema() -> dict:
+    """The settings sections of the built-in plugins, read as the server reads them."""
+    from butler_ls.host.manager import PluginManager
+    from butler_ls.util.paths import builtin_plugins_dir
+
+    manager = PluginManager(None, lambda message: None)  # type: ignore[arg-type]
+    manager.discover([("builtin", builtin_plugins_dir())], entry_points=False)
+    manager.load_schemas()
+    return dict(manager.settings_schema())
+
+
 def run_unprivileged(code: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``python -c code args`` where file permissions really hold: as root (CI runs
     as root), without the capabilities that override them (util-linux's setpriv drops

@@ -66,8 +66,9 @@ class DoctorContext:
     settings: Settings
     """The parsed ``butler`` settings, as the server would use them."""
 
-    plugin_settings: dict[str, Any]
-    """This plugin's own section: its manifest defaults with the user's values."""
+    plugin_settings: Any
+    """This plugin's own section, as ``PluginContext.plugin_settings`` gives it: an instance of
+    its settings class, or its manifest defaults with the user's values (a dict)."""
 
     workspace: Path | None
     """The workspace folder (``--workspace``), or None: relative paths then start at home."""

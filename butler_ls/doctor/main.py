@@ -146,7 +146,7 @@ def guarded_plugin_checks(
     from butler_ls.doctor.plugin_checks import discover, plugin_checks
 
     try:
-        manager = discover(paths, settings.plugins.paths)
+        manager = discover(paths, settings.plugins.paths, settings.plugins.disabled)
         return list(plugin_checks(manager, settings, paths, workspace, quick))
     except Exception as exc:
         return [crashed("plugins", exc)]
@@ -211,7 +211,8 @@ def plugin_defaults(paths: Paths, raw: dict[str, Any]) -> dict[str, Any]:
     from butler_ls.doctor.plugin_checks import discover, settings_sections
 
     bootstrap, _ = parse_settings(raw)
-    return settings_sections(discover(paths, bootstrap.plugins.paths))
+    plugins = bootstrap.plugins
+    return settings_sections(discover(paths, plugins.paths, plugins.disabled))
 
 
 def check_paths(paths: Paths) -> Check:

@@ -15,32 +15,27 @@ from butler_ls.host.graph import resolve_order
 from butler_ls.host.loader import discovery_folders, import_from_plugin
 from butler_ls.host.manager import PluginManager
 from butler_ls.host.manifest import PluginManifest
-from butler_ls.util.config import Settings
+from butler_ls.util.config import Schema, Settings
 from butler_ls.util.paths import Paths
 
 logger = logging.getLogger(__name__)
 
 
-def discover(paths: Paths, extra_folders: Iterable[str]) -> PluginManager:
-    """The plugins the server would find: built-in, user folder, ``plugins.paths``, entry points."""
+def discover(
+    paths: Paths, extra_folders: Iterable[str], disabled: Iterable[str] = ()
+) -> PluginManager:
+    """The plugins the server would find: built-in, user folder, ``plugins.paths``, entry points,
+    with the settings classes of those not ``disabled`` imported (as the server does)."""
     # No server: the doctor reads manifests and imports doctor modules, it activates nothing.
     manager = PluginManager(None, lambda message: None)  # type: ignore[arg-type]
     manager.discover(discovery_folders(paths.user_plugins_dir, list(extra_folders)))
+    manager.load_schemas(disabled)
     return manager
 
 
-def settings_sections(manager: PluginManager) -> dict[str, Any]:
-    """Each plugin's settings defaults, so that the config check knows their sections."""
-    # As the server's apply_settings: duplicates and disabled plugins keep their section.
-    defaults = {manifest.id: manifest.settings for manifest in manager.manifests()}
-    defaults.update(
-        {
-            record.id: record.manifest.settings
-            for record in manager.records.values()
-            if record.manifest is not None and record.manifest.settings
-        }
-    )
-    return defaults
+def settings_sections(manager: PluginManager) -> Schema:
+    """Each plugin's settings sections, so that the config check reads them as the server does."""
+    return manager.settings_schema()
 
 
 def plugin_checks(
@@ -59,12 +54,17 @@ def plugin_checks(
             continue
         context = DoctorContext(
             settings=settings,
-            plugin_settings=settings.plugin_settings.get(manifest.id, dict(manifest.settings)),
+            plugin_settings=_own_section(settings, manifest),
             workspace=workspace,
             paths=paths,
             quick=quick,
         )
         yield from run_plugin(manifest, manager.records[manifest.id].module_name, context)
+
+
+def _own_section(settings: Settings, manifest: PluginManifest) -> Any:
+    section = settings.section(manifest.id)
+    return section if section is not None else dict(manifest.settings)
 
 
 def run_plugin(

@@ -57,11 +57,14 @@ class PluginContext:
         return self._server.settings
 
     @property
-    def plugin_settings(self) -> dict[str, Any]:
-        """This plugin's own section: its manifest defaults with the user's values."""
-        return self._server.settings.plugin_settings.get(
-            self.plugin_id, dict(self.manifest.settings)
-        )
+    def plugin_settings(self) -> Any:
+        """This plugin's own section (named after its id): an instance of its settings class
+        when ``schema:`` names one, else its manifest defaults with the user's values (a dict).
+
+        A plugin's other sections (``notes``, ``model``...) are ``settings.get(TheirClass)``.
+        """
+        section = self._server.settings.section(self.plugin_id)
+        return section if section is not None else dict(self.manifest.settings)
 
     @property
     def data_dir(self) -> Path:

@@ -20,8 +20,9 @@ from butler_ls import __version__
 from butler_ls.host import events
 from butler_ls.host.context import PluginContext
 from butler_ls.host.graph import resolve_order
-from butler_ls.host.loader import describe, find_plugins, import_entry
+from butler_ls.host.loader import describe, find_plugins, import_entry, import_from_plugin
 from butler_ls.host.manifest import PluginManifest
+from butler_ls.util.config import Schema, Section
 from butler_ls.util.errors import ButlerError
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ class PluginRecord:
 
     context: PluginContext | None = None
     """The context given to ``activate``."""
+
+    sections: dict[str, type] = attrs.field(factory=dict)
+    """The settings classes of its ``schema:``, by section name, once imported."""
 
     @property
     def version(self) -> str | None:
@@ -139,6 +143,70 @@ class PluginManager:
             for key, r in self.records.items()
             if r.manifest is not None and key == r.id and r.state == "inactive"
         ]
+
+    # -- settings ----------------------------------------------------------------
+
+    def load_schemas(self, disabled: Iterable[str] = ()) -> None:
+        """Import the settings classes (``schema:``) of the plugins that may start.
+
+        Runs once, before the settings are read. A class that cannot be imported, is not
+        an attrs class, or claims a section another plugin owns marks its plugin failed.
+        """
+        disabled = set(disabled)
+        plugin_ids = {record.id for record in self.records.values()}
+        owners: dict[str, str] = {}
+        for key, record in list(self.records.items()):
+            manifest = record.manifest
+            if manifest is None or key != record.id or record.state != "inactive":
+                continue
+            if record.id in disabled or not manifest.schema:
+                continue
+            try:
+                loaded = {
+                    target.name: self._schema_class(record, target, owners, plugin_ids)
+                    for target in manifest.schema
+                }
+            except Exception as exc:
+                self._mark_failed(record, describe(exc, "settings schema"), exc)
+                continue
+            owners.update(dict.fromkeys(loaded, record.id))
+            record.sections = loaded
+
+    @staticmethod
+    def _schema_class(
+        record: PluginRecord, target: Any, owners: dict[str, str], plugin_ids: set[str]
+    ) -> type:
+        manifest = record.manifest
+        assert manifest is not None
+        name = target.name
+        if name in owners or (name != record.id and name in plugin_ids):
+            owner = owners.get(name, name)
+            raise ButlerError(f"section {name!r} belongs to plugin {owner}; choose another name")
+        cls = import_from_plugin(
+            manifest, target.module, target.function, record.module_name, key="schema"
+        )
+        if not (inspect.isclass(cls) and attrs.has(cls)):
+            where = f"{target.module}:{target.function}"
+            raise ButlerError(f"{where} is not an attrs class (decorate it with @attrs.frozen)")
+        return cls
+
+    def settings_schema(self) -> Schema:
+        """Every plugin-owned section: a class or defaults where its plugin may start, else
+        None (the section is known, so a disabled plugin's settings are not 'unknown')."""
+        schema: dict[str, Section] = {}
+        for record in self.records.values():
+            if record.manifest is not None:
+                schema.update(dict.fromkeys((t.name for t in record.manifest.schema), None))
+                if record.manifest.settings:
+                    schema.setdefault(record.id, None)
+        for key, record in self.records.items():
+            manifest = record.manifest
+            if manifest is None or key != record.id or record.state == "failed":
+                continue
+            schema.update(record.sections)
+            if manifest.settings and not record.sections.get(record.id):
+                schema[record.id] = manifest.settings
+        return schema
 
     # -- lifecycle ---------------------------------------------------------------
 

@@ -18,7 +18,14 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 
 from butler_ls.host.manifest_code import IDENTIFIER_RE as _IDENTIFIER_RE
-from butler_ls.host.manifest_code import Target, check_cli, check_doctor, check_jobs
+from butler_ls.host.manifest_code import (
+    Target,
+    check_cli,
+    check_doctor,
+    check_jobs,
+    check_schema,
+    check_settings,
+)
 from butler_ls.host.manifest_problems import clip as _clip
 from butler_ls.host.manifest_problems import expected as _expected
 from butler_ls.host.manifest_problems import invalid as _invalid
@@ -32,7 +39,7 @@ SOURCES = ("builtin", "user", "path", "entry-point")
 KNOWN_KEYS = (
     "id", "name", "version", "description", "entry", "requires", "provides",
     "consumes", "commands", "settings", "butler", "doctor",
-    "jobs", "cli",
+    "jobs", "cli", "schema",
 )  # fmt: skip
 _COMMAND_KEYS = ("id", "title", "description")
 
@@ -51,10 +58,6 @@ _ENTRY_HINT = "module or module:attribute in dotted Python names, e.g. plugin:My
 _REQUIREMENT_HINT = "voice_input >=0.1,<1"
 _COMMAND_FORMS = "command ids or {id, title, description} mappings"
 
-# Settings defaults are small JSON-like values; the limits stop YAML aliases that refer to
-# themselves, or that multiply into billions of nodes, from hanging the check.
-_MAX_SETTINGS_DEPTH = 32
-_MAX_SETTINGS_NODES = 10_000
 # A list of ten thousand wrong items is one mistake; the rest would bury it.
 _MAX_PROBLEMS_SHOWN = 30
 
@@ -131,8 +134,10 @@ class PluginManifest:
     """Job kinds the plugin's code runs in the worker, each with its handler."""
     cli: tuple[Target, ...] = ()
     """``butler-ls`` sub-commands the plugin provides, each with its ``main(args)``."""
+    schema: tuple[Target, ...] = ()
+    """Settings sections the plugin owns, each with its attrs class (``module:Class``)."""
     settings: dict = attrs.field(factory=dict, hash=False)
-    """Default settings, JSON-like."""
+    """Defaults of an untyped section named after the plugin, JSON-like."""
     butler: str = ""
     """Butler versions the plugin works with (specifier set); empty means any."""
     doctor: str = ""
@@ -202,7 +207,11 @@ def parse_manifest(
     commands = _check_commands(data.get("commands"), problems)
     jobs = check_jobs(data.get("jobs"), problems)
     cli = check_cli(data.get("cli"), problems)
-    settings = _check_settings(data.get("settings"), problems)
+    settings = check_settings(data.get("settings"), problems)
+    schema = check_schema(data.get("schema"), plugin_id or "my_plugin", problems)
+    if settings and any(target.name == plugin_id for target in schema):
+        why = f"the defaults of section {plugin_id!r} come from its class in schema; drop these"
+        problems.append(("settings", why))
     doctor = check_doctor(data.get("doctor"), problems)
 
     if problems:
@@ -215,8 +224,8 @@ def parse_manifest(
         id=plugin_id, name=name, version=version, description=description or "",
         entry_module=entry_module, entry_attr=entry_attr, requires=requires,
         provides=provides, consumes=consumes, commands=commands, jobs=jobs, cli=cli,
-        settings=copy.deepcopy(settings), butler=(butler or "").strip(), folder=folder,
-        source=source, file=file, doctor=doctor,
+        schema=schema, settings=copy.deepcopy(settings), butler=(butler or "").strip(),
+        folder=folder, source=source, file=file, doctor=doctor,
     )  # fmt: skip
 
 
@@ -368,37 +377,6 @@ def _command_fields(item: Mapping, label: str, problems: list) -> dict[str, str]
         else:
             fields[key] = value
     return fields
-
-
-def _check_settings(value: object, problems: list) -> dict:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        problems.append(_expected("settings", value, "a mapping of setting names to defaults"))
-        return {}
-    before = len(problems)
-    _check_json_like(value, "settings", 0, [_MAX_SETTINGS_NODES], problems)
-    return dict(value) if len(problems) == before else {}
-
-
-def _check_json_like(value: object, label: str, depth: int, budget: list, problems: list) -> None:
-    if budget[0] <= 0:
-        return  # the one "too large" problem is already reported
-    budget[0] -= 1
-    if depth > _MAX_SETTINGS_DEPTH or budget[0] == 0:
-        problems.append((label, "nested too deeply or too large; keep default settings small"))
-        budget[0] = 0
-    elif isinstance(value, Mapping):
-        for key, item in value.items():
-            if isinstance(key, str):
-                _check_json_like(item, _label(key, label), depth + 1, budget, problems)
-            else:
-                problems.append(_expected(label, key, "string keys (quote the key)"))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            _check_json_like(item, f"{label}[{index}]", depth + 1, budget, problems)
-    elif not (value is None or isinstance(value, bool | int | float | str)):
-        problems.append(_expected(label, value, "a JSON-like value (quote it to make it text)"))
 
 
 def _parses(parser: type[Version | SpecifierSet], text: str) -> bool:

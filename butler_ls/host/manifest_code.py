@@ -1,5 +1,6 @@
 """Manifest keys that name code in the plugin (``module:function``): ``jobs`` (worker job
-handlers), ``cli`` (``butler-ls`` tools) and ``doctor`` (checks), checked before any import.
+handlers), ``cli`` (``butler-ls`` tools), ``doctor`` (checks) and ``schema`` (settings
+classes), checked before any import; and ``settings``, the defaults of an untyped section.
 """
 
 from __future__ import annotations
@@ -11,12 +12,19 @@ from collections.abc import Mapping
 import attrs
 
 from butler_ls.host.manifest_problems import expected, invalid, label
+from butler_ls.util.config import CORE_SECTIONS
 
 IDENTIFIER_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _TARGET_HINT = "module:function in dotted Python names, e.g. jobs:transcribe"
 _DOCTOR_HINT = "module:function in dotted Python names, e.g. doctor_checks:checks"
 _KIND_RE = re.compile(r"[a-z][a-z0-9_-]*(\.[a-z0-9_-]+)*")
 _CLI_RE = re.compile(r"[a-z][a-z0-9-]*")
+_SECTION_RE = re.compile(r"[a-z][A-Za-z0-9_-]*")
+# Settings defaults are small JSON-like values; the limits stop YAML aliases that refer to
+# themselves, or that multiply into billions of nodes, from hanging the check.
+_MAX_SETTINGS_DEPTH = 32
+_MAX_SETTINGS_NODES = 10_000
+_SCHEMA_HINT = "module:Class in dotted Python names, e.g. settings:MySettings"
 
 
 @attrs.frozen
@@ -100,3 +108,69 @@ def check_doctor(value: object, problems: list) -> str:
         problems.append(invalid("doctor", value, "doctor entry", _DOCTOR_HINT))
         return ""
     return f"{module}:{attr}"
+
+
+def check_schema(value: object, plugin_id: str, problems: list) -> tuple[Target, ...]:
+    """``schema``: settings section name -> ``module:Class`` (an attrs class of settings)."""
+    if value is None:
+        return ()
+    if not isinstance(value, Mapping):
+        forms = f"a mapping of section name to module:Class, e.g. {{{plugin_id}: settings:Mine}}"
+        problems.append(expected("schema", value, forms))
+        return ()
+    sections: list[Target] = []
+    for name, target_text in value.items():
+        where = label(name, "schema")
+        if not isinstance(name, str) or not (_SECTION_RE.fullmatch(name) or name == plugin_id):
+            hint = f"the plugin id ({plugin_id}) or a lowercase name such as notes"
+            problems.append(invalid(where, name, "settings section", hint))
+        elif name in CORE_SECTIONS:
+            problems.append((where, f"{name!r} is a section of Butler itself; use {plugin_id!r}"))
+        else:
+            module, colon, attr = (
+                target_text.strip().partition(":") if isinstance(target_text, str) else ("", "", "")
+            )
+            names = [*module.split("."), attr]
+            if colon and all(
+                IDENTIFIER_RE.fullmatch(n) and not keyword.iskeyword(n) for n in names
+            ):
+                sections.append(Target(name, module, attr))
+            else:
+                problems.append(invalid(where, target_text, "settings class", _SCHEMA_HINT))
+    return tuple(sections)
+
+
+def check_settings(value: object, problems: list) -> dict:
+    """``settings``: defaults of the plugin's untyped section, small JSON-like values."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        problems.append(expected("settings", value, "a mapping of setting names to defaults"))
+        return {}
+    before = len(problems)
+    check_json_like(value, "settings", 0, [_MAX_SETTINGS_NODES], problems)
+    return dict(value) if len(problems) == before else {}
+
+
+def check_json_like(value: object, where: str, depth: int, budget: list, problems: list) -> None:
+    if budget[0] <= 0:
+        return  # the one "too large" problem is already reported
+    budget[0] -= 1
+    if depth > _MAX_SETTINGS_DEPTH or budget[0] == 0:
+        problems.append((where, "nested too deeply or too large; keep default settings small"))
+        budget[0] = 0
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if isinstance(key, str):
+                check_json_like(item, label(key, where), depth + 1, budget, problems)
+            else:
+                problems.append(expected(where, key, "string keys (quote the key)"))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_json_like(item, f"{where}[{index}]", depth + 1, budget, problems)
+    elif not (value is None or isinstance(value, bool | int | float | str)):
+        problems.append(expected(where, value, "a JSON-like value (quote it to make it text)"))
+
+
+def _python_name(text: str) -> bool:
+    return bool(IDENTIFIER_RE.fullmatch(text)) and not keyword.iskeyword(text)

@@ -114,5 +114,7 @@ def _not_started(ls: CoreHost, section: str) -> dict[str, Any]:
     if section == "queue":
         return {"backend": settings.queue.backend, "pending": 0, "state": "not started"}
     if section == "model":
-        return {"name": settings.model.name, "loaded": False, "state": "not started"}
+        # The model's plugin owns the ``model`` section; its name is shown if it is known.
+        name = getattr(settings.section("model"), "name", None)
+        return {"name": name, "loaded": False, "state": "not started"}
     return {"available": False, "reason": "no plugin provides audio input in this version"}

@@ -81,16 +81,9 @@ class ButlerServer(ResilientLanguageServer):
 
     def apply_settings(self) -> list[str]:
         """Re-validate the merged sources; warn about bad keys; signal the change."""
-        defaults = {m.id: m.settings for m in self.plugin_manager.manifests()}
-        defaults.update(
-            {
-                r.id: r.manifest.settings
-                for r in self.plugin_manager.records.values()
-                if r.manifest is not None and r.manifest.settings
-            }
-        )
+        schema = self.plugin_manager.settings_schema()
         previous = self.settings
-        self.settings, warnings = parse_settings(self.sources.merged(), defaults)
+        self.settings, warnings = parse_settings(self.sources.merged(), schema)
         for warning in warnings:
             logger.warning("settings: %s", warning)
             self.show_warning(f"Butler settings: {warning}")
@@ -165,6 +158,7 @@ def create_server(paths: Paths | None = None) -> ButlerServer:
         folders = [("builtin", builtin_plugins_dir()), ("user", ls.paths.user_plugins_dir)]
         folders += [("path", Path(os.path.expanduser(p))) for p in bootstrap.plugins.paths]
         ls.plugin_manager.discover(folders)
+        ls.plugin_manager.load_schemas(bootstrap.plugins.disabled)
         ls.apply_settings()
         await ls.plugin_manager.activate_all(ls.settings.plugins.disabled)
         for command_id in ls.plugin_manager.declared_commands() + ls.commands.ids():

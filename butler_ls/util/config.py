@@ -2,12 +2,16 @@
 
 Sources, later overriding earlier: the YAML file, ``initializationOptions``, and
 ``workspace/configuration``. A bad key is reported by name and falls back to its default.
+
+This is the settings engine: the core declares its own sections here (queue, throttle,
+plugins); each plugin declares its sections as attrs classes of its own (``setting()``
+fields, ``between()`` checks) named in its manifest's ``schema:``, and the engine checks
+them the same way under the plugin's keys.
 """
 
 from __future__ import annotations
 
 import difflib
-import types as pytypes
 import typing
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,63 +20,45 @@ from typing import Any, Literal
 import attrs
 import yaml
 
+from butler_ls.util.setting_types import kind_of, type_problem
 
-def _between(low: float, high: float) -> typing.Callable[[Any], str | None]:
+T = typing.TypeVar("T")
+
+Check = typing.Callable[[Any], "str | None"]
+"""A value check: None when the value is fine, else what is wrong (``must be ...``)."""
+
+
+def between(low: float, high: float) -> Check:
+    """A check that a number lies between ``low`` and ``high`` (both allowed)."""
+
     def check(value: Any) -> str | None:
         if not low <= value <= high:
-            return f"must be between {low:g} and {high:g}"
+            return f"must be between {_number(low)} and {_number(high)}"
         return None
 
     return check
 
 
-def _check(check: typing.Callable[[Any], str | None]) -> dict[str, Any]:
-    return {"check": check}
+def _number(value: float) -> str:
+    return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
-@attrs.frozen
-class NotesSettings:
-    """``notes.*``: where daily notes live and how entries look."""
+def setting(
+    default: Any = attrs.NOTHING,
+    *,
+    factory: typing.Callable[[], Any] | None = None,
+    check: Check | None = None,
+) -> Any:
+    """A field of a settings class: its default (or ``factory``) and an optional ``check``.
 
-    directory: str | None = None
-    """Notes folder; default ``notes/daily`` under the first workspace folder, else home."""
-
-    filename_format: str = "%Y-%m-%d.md"
-    """strftime pattern of a note's path inside the folder; subfolders allowed."""
-
-    template: str | None = None
-    """Path of a template file for new notes (placeholders are described in the docs)."""
-
-    entry_format: str = "- {time:%H:%M} {text}"
-    """Format of an appended entry; ``{time}`` is a datetime, ``{text}`` the entry."""
-
-
-@attrs.frozen
-class ModelSettings:
-    """``model.*``: the speech-to-text model the worker loads."""
-
-    name: str = "tiny.en"
-    """The bundled ``tiny.en``, a CTranslate2 Whisper folder, or a locally cached model name."""
-
-    device: Literal["auto", "cpu", "cuda"] = "auto"
-    """Where the model runs; ``auto`` picks CUDA when present, else the CPU."""
-
-    compute_type: str = "auto"
-    """CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on CUDA."""
-
-    language: str | None = None
-    """Spoken language code (``en``, ``fr``...); unset means detect (or English for .en models)."""
-
-    vocabulary: list[str] = attrs.field(factory=list)
-    """Words to favour: names, jargon, identifiers."""
-
-
-@attrs.frozen
-class AudioSettings:
-    """``audio.*``: microphone input."""
-
-    device: str | int | None = None
-    """Input device by name (substring) or index; unset means the system default input."""
+    The type comes from the field's annotation; the settings engine checks the type first,
+    then ``check``, and falls back to the default (with a warning naming the key) when
+    either fails.
+    """
+    metadata = {"check": check} if check is not None else {}
+    if factory is not None:
+        return attrs.field(factory=factory, metadata=metadata)
+    return attrs.field(default=default, metadata=metadata)
 
 
 @attrs.frozen
@@ -93,16 +79,16 @@ class QueueSettings:
 class ThrottleSettings:
     """``throttle.*``: when batch work waits so the machine stays responsive."""
 
-    max_cpu_percent: float = attrs.field(default=85.0, metadata=_check(_between(1, 100)))
+    max_cpu_percent: float = setting(85.0, check=between(1, 100))
     """Batch work waits while system CPU load is above this."""
 
-    min_free_memory_mb: int = attrs.field(default=500, metadata=_check(_between(0, 1 << 20)))
+    min_free_memory_mb: int = setting(500, check=between(0, 1 << 20))
     """Batch work waits while less memory than this is available."""
 
     on_battery: Literal["defer", "run"] = "defer"
     """What batch work does on battery power."""
 
-    min_battery_percent: int = attrs.field(default=20, metadata=_check(_between(0, 100)))
+    min_battery_percent: int = setting(20, check=between(0, 100))
     """On battery, batch work waits below this charge."""
 
 
@@ -117,18 +103,44 @@ class PluginsSettings:
     """Extra folders to search for plugins (each plugin is a sub-folder with plugin.yaml)."""
 
 
+Section = type | Mapping[str, Any] | None
+"""How the settings engine reads one plugin's section: an attrs settings class (typed and
+checked field by field), a mapping of defaults (untyped: each value must have its default's
+kind), or None (a known section that is not read: its plugin is disabled or failed)."""
+
+Schema = Mapping[str, Section]
+"""Plugin-owned sections by their wire name (``notes``, ``model``, ``voice_input``...)."""
+
+
 @attrs.frozen
 class Settings:
-    """The whole ``butler`` settings object, validated."""
+    """The whole ``butler`` settings object, validated.
 
-    notes: NotesSettings = NotesSettings()
-    model: ModelSettings = ModelSettings()
-    audio: AudioSettings = AudioSettings()
+    The core's own sections are fields; every other section belongs to a plugin, which
+    declares it in its manifest (``schema:`` or ``settings:``) and reads it back with
+    ``get(ItsClass)`` or ``section(name)``.
+    """
+
     queue: QueueSettings = QueueSettings()
     throttle: ThrottleSettings = ThrottleSettings()
     plugins: PluginsSettings = PluginsSettings()
-    plugin_settings: dict[str, dict[str, Any]] = attrs.field(factory=dict)
-    """Sections of plugins, by plugin id: the manifest's defaults with the user's values."""
+    sections: Mapping[str, Any] = attrs.field(factory=dict)
+    """Plugin-owned sections by wire name: instances of their classes, or dicts."""
+
+    def section(self, name: str) -> Any:
+        """The plugin-owned section ``name`` (None when no plugin declares it)."""
+        return self.sections.get(name)
+
+    def get(self, cls: type[T]) -> T:
+        """The section whose settings class is ``cls``; its defaults when none is loaded."""
+        for value in self.sections.values():
+            if type(value) is cls:
+                return value
+        return cls()
+
+
+CORE_SECTIONS = frozenset({"queue", "throttle", "plugins"})
+"""Sections the core owns; no plugin may declare one of these."""
 
 
 def camel(name: str) -> str:
@@ -189,41 +201,41 @@ def load_settings_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     return dict(data), []
 
 
-def parse_settings(
-    raw: Any, plugin_defaults: Mapping[str, Mapping[str, Any]] | None = None
-) -> tuple[Settings, list[str]]:
+def parse_settings(raw: Any, schema: Schema | None = None) -> tuple[Settings, list[str]]:
     """Validate a raw ``butler`` object into Settings, with one warning per bad key.
 
-    ``plugin_defaults`` maps plugin ids to the default settings of their manifests; a
-    top-level key naming such a plugin is that plugin's section.
+    ``schema`` names the plugin-owned sections (see ``Section``); a top-level key that is
+    neither the core's nor in ``schema`` is an unknown setting.
     """
     warnings: list[str] = []
-    plugin_defaults = plugin_defaults or {}
+    schema = {name: kind for name, kind in (schema or {}).items() if name not in CORE_SECTIONS}
     if raw is None:
         raw = {}
     if not isinstance(raw, Mapping):
-        warnings.append(f"butler: expected an object of settings, got {_kind(raw)}; ignored")
+        warnings.append(f"butler: expected an object of settings, got {kind_of(raw)}; ignored")
         raw = {}
     raw = expand_dotted(raw)
-    core = {k: v for k, v in raw.items() if k not in plugin_defaults or k in _CORE_KEYS}
-    settings = _structure(Settings, core, "butler", warnings, extra=set(plugin_defaults))
-    sections = {
-        plugin_id: _plugin_section(plugin_id, defaults, raw.get(plugin_id), warnings)
-        for plugin_id, defaults in plugin_defaults.items()
-        if plugin_id not in _CORE_KEYS
-    }
-    return attrs.evolve(settings, plugin_settings=sections), warnings
+    core = {k: v for k, v in raw.items() if k not in schema}
+    settings = _structure(Settings, core, "butler", warnings, extra=set(schema))
+    sections: dict[str, Any] = {}
+    for name, kind in schema.items():
+        if kind is None:
+            continue
+        if isinstance(kind, Mapping):
+            sections[name] = _plugin_section(name, kind, raw.get(name), warnings)
+        else:
+            sections[name] = section_of(kind, raw.get(name), f"butler.{name}", warnings)
+    return attrs.evolve(settings, sections=sections), warnings
 
 
-_CORE_KEYS = {camel(f.name) for f in attrs.fields(Settings) if f.name != "plugin_settings"}
-
-
-def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean"}.get(
-        type(value), type(value).__name__
-    )
+def section_of(cls: type[T], raw: Any, where: str, warnings: list[str]) -> T:
+    """One typed section from its raw value (None: the defaults); problems go to ``warnings``."""
+    if raw is None:
+        return cls()
+    if not isinstance(raw, Mapping):
+        warnings.append(f"{where}: expected an object, got {kind_of(raw)}; using the defaults")
+        return cls()
+    return _structure(cls, expand_dotted(raw), where, warnings)
 
 
 def _structure(
@@ -237,7 +249,7 @@ def _structure(
     values: dict[str, Any] = {}
     known = {}
     for field in attrs.fields(cls):
-        if field.name == "plugin_settings":
+        if field.name == "sections":
             continue
         known[camel(field.name)] = field
     for key, value in raw.items():
@@ -245,7 +257,7 @@ def _structure(
         if field is None:
             if key in extra:
                 continue
-            hint = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = difflib.get_close_matches(str(key), [*known, *sorted(extra)], n=1)
             maybe = f"; did you mean '{hint[0]}'?" if hint else ""
             warnings.append(f"{where}.{key}: unknown setting, ignored{maybe}")
             continue
@@ -256,10 +268,10 @@ def _structure(
                 values[field.name] = _structure(ftype, value, path, warnings)
             else:
                 warnings.append(
-                    f"{path}: expected an object, got {_kind(value)}; using the defaults"
+                    f"{path}: expected an object, got {kind_of(value)}; using the defaults"
                 )
             continue
-        problem = _type_problem(value, ftype)
+        problem = type_problem(value, ftype)
         if problem is None and (check := field.metadata.get("check")):
             problem = check(value)
         if problem is not None:
@@ -274,74 +286,25 @@ def _structure(
     return cls(**values)
 
 
-def _type_problem(value: Any, ftype: Any) -> str | None:
-    """None when ``value`` fits ``ftype``, else what was expected."""
-    origin = typing.get_origin(ftype)
-    if origin in (typing.Union, pytypes.UnionType):
-        options = typing.get_args(ftype)
-        if any(_type_problem(value, option) is None for option in options):
-            return None
-        return "expected " + " or ".join(_describe(option) for option in options)
-    if origin is Literal:
-        choices = typing.get_args(ftype)
-        return None if value in choices else "expected one of " + ", ".join(map(repr, choices))
-    if origin is list:
-        (item,) = typing.get_args(ftype)
-        if not isinstance(value, list):
-            return f"expected {_describe(ftype)}"
-        if any(_type_problem(v, item) is not None for v in value):
-            return f"expected {_describe(ftype)}"
-        return None
-    if ftype is type(None):
-        return None if value is None else "expected null"
-    if ftype is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return None if ok else "expected a number"
-    if ftype is int:
-        ok = isinstance(value, int) and not isinstance(value, bool)
-        return None if ok else "expected a whole number"
-    if ftype is str:
-        return None if isinstance(value, str) else "expected a string"
-    if ftype is bool:
-        return None if isinstance(value, bool) else "expected true or false"
-    return None
-
-
-def _describe(ftype: Any) -> str:
-    origin = typing.get_origin(ftype)
-    if origin is list:
-        item = typing.get_args(ftype)[0]
-        plural = {str: "strings", int: "whole numbers", float: "numbers"}
-        return f"a list of {plural.get(item, _describe(item))}"
-    if origin is Literal:
-        return " or ".join(map(repr, typing.get_args(ftype)))
-    return {
-        str: "a string",
-        int: "a whole number",
-        float: "a number",
-        bool: "true or false",
-        type(None): "null",
-    }.get(ftype, getattr(ftype, "__name__", str(ftype)))
-
-
 def _plugin_section(
-    plugin_id: str, defaults: Mapping[str, Any], raw: Any, warnings: list[str]
+    name: str, defaults: Mapping[str, Any], raw: Any, warnings: list[str]
 ) -> dict[str, Any]:
+    """An untyped section: each value must have its default's kind."""
     section = dict(defaults)
     if raw is None:
         return section
-    where = f"butler.{plugin_id}"
+    where = f"butler.{name}"
     if not isinstance(raw, Mapping):
-        warnings.append(f"{where}: expected an object, got {_kind(raw)}; using the defaults")
+        warnings.append(f"{where}: expected an object, got {kind_of(raw)}; using the defaults")
         return section
     for key, value in raw.items():
         if key not in defaults:
-            warnings.append(f"{where}.{key}: unknown setting of plugin {plugin_id}, ignored")
+            warnings.append(f"{where}.{key}: unknown setting of plugin {name}, ignored")
             continue
         default = defaults[key]
         if default is not None and not _same_kind(value, default):
             warnings.append(
-                f"{where}.{key}: expected {_kind(default)}, got {value!r}; "
+                f"{where}.{key}: expected {kind_of(default)}, got {value!r}; "
                 f"using the default {default!r}"
             )
             continue
@@ -360,19 +323,25 @@ def _same_kind(value: Any, default: Any) -> bool:
 
 
 def to_wire(settings: Settings) -> dict[str, Any]:
-    """The settings as the camelCase ``butler`` object (for status and docs)."""
+    """The settings as the camelCase ``butler`` object (for status and docs): the core's
+    sections, then each plugin's, as a user writes them."""
 
     def convert(obj: Any) -> Any:
         if attrs.has(type(obj)):
-            out = {camel(f.name): convert(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
-            return out
-        if isinstance(obj, list):
+            return {camel(f.name): convert(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
+        if isinstance(obj, list | tuple):
             return [convert(v) for v in obj]
-        if isinstance(obj, dict):
+        if isinstance(obj, Mapping):
             return {k: convert(v) for k, v in obj.items()}
         return obj
 
-    return convert(settings)
+    wire = {
+        camel(f.name): convert(getattr(settings, f.name))
+        for f in attrs.fields(Settings)
+        if f.name != "sections"
+    }
+    wire.update({name: convert(value) for name, value in settings.sections.items()})
+    return wire
 
 
 @attrs.define

@@ -7,10 +7,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from butler_ls.plugin_api import ButlerError, Check, DoctorContext, probe_folder
-from butler_ls.util.config import NotesSettings, Settings
+from butler_ls.plugin_api import ButlerError, Check, DoctorContext, Settings, probe_folder
 
 from .plugin import DailyNotes
+from .settings import NotesSettings
 
 TEMPLATE_FIX = (
     "fix the path of notes.template (a relative path starts at the workspace folder), "
@@ -22,7 +22,7 @@ class _Workspace:
     """What DailyNotes reads of its plugin context, for one workspace folder (or home)."""
 
     def __init__(self, notes: NotesSettings, workspace: Path | None) -> None:
-        self.settings = Settings(notes=notes)
+        self.settings = Settings(sections={"notes": notes})
         self._workspace = workspace
 
     def workspace_root(self) -> Path | None:
@@ -73,4 +73,4 @@ def check_notes(notes: NotesSettings, workspace: Path | None) -> Check:
 
 def checks(ctx: DoctorContext) -> list[Check]:
     """daily_writer's doctor checks (``doctor:`` in plugin.yaml)."""
-    return [check_notes(ctx.settings.notes, ctx.workspace)]
+    return [check_notes(ctx.settings.get(NotesSettings), ctx.workspace)]

@@ -20,6 +20,7 @@ from .dates import parse_date
 from .entries import DEFAULT_SECTION, check_section, format_entry
 from .journal import Journal
 from .links import link_completions
+from .settings import NotesSettings
 from .template import DEFAULT_TEMPLATE, date_of, find_previous, note_name, render, unfinished_tasks
 from .writer import NoteWriter
 
@@ -57,12 +58,15 @@ class DailyNotes:
         self._ctx = ctx
         self.writer: NoteWriter | None = None
 
+    def _notes(self) -> NotesSettings:
+        return self._ctx.settings.get(NotesSettings)
+
     def _base(self) -> Path:
         return self._ctx.workspace_root() or Path.home()
 
     def directory(self) -> Path:
         """The notes folder: ``notes.directory`` (relative to the workspace), else notes/daily."""
-        configured = self._ctx.settings.notes.directory
+        configured = self._notes().directory
         if configured:
             path = Path(configured).expanduser()
             return path if path.is_absolute() else self._base() / path
@@ -70,7 +74,7 @@ class DailyNotes:
 
     def relative_name(self, date: dt.date) -> str:
         """The note's path inside the folder, from ``notes.filenameFormat``."""
-        pattern = self._ctx.settings.notes.filename_format
+        pattern = self._notes().filename_format
         try:
             return date.strftime(pattern)
         except ValueError as exc:
@@ -83,7 +87,7 @@ class DailyNotes:
         path = (folder / relative).resolve()
         if not path.is_relative_to(folder) or path == folder:
             raise ButlerError(
-                f"notes.filenameFormat {self._ctx.settings.notes.filename_format!r} gives "
+                f"notes.filenameFormat {self._notes().filename_format!r} gives "
                 f"{relative!r}, which is outside the notes folder {folder}; use a relative "
                 f"pattern such as %Y-%m-%d.md"
             )
@@ -92,7 +96,7 @@ class DailyNotes:
     def note_files(self) -> list[str]:
         """Relative paths of the notes in the folder that match ``notes.filenameFormat``."""
         folder = self.directory()
-        pattern = self._ctx.settings.notes.filename_format
+        pattern = self._notes().filename_format
         found = []
         for index, path in enumerate(folder.rglob("*") if folder.is_dir() else []):
             if index >= MAX_SCAN:
@@ -104,7 +108,7 @@ class DailyNotes:
 
     def template_text(self) -> str:
         """The text of ``notes.template`` (relative to the workspace), or the default."""
-        configured = self._ctx.settings.notes.template
+        configured = self._notes().template
         if not configured:
             return DEFAULT_TEMPLATE
         path = Path(configured).expanduser()
@@ -119,7 +123,7 @@ class DailyNotes:
     def new_note_text(self, path: Path) -> str:
         """The first text of the note at ``path``, from the template."""
         folder = self.directory()
-        pattern = self._ctx.settings.notes.filename_format
+        pattern = self._notes().filename_format
         relative = path.relative_to(folder.resolve()).as_posix()
         date = date_of(relative, pattern) or dt.date.today()
         template = self.template_text()
@@ -155,7 +159,7 @@ class DailyNotes:
         """Add a timestamped entry to the note of ``date`` (default today); for other plugins."""
         assert self.writer is not None, "daily_writer is not active"
         now = dt.datetime.now()
-        entry = format_entry(self._ctx.settings.notes.entry_format, text, now)
+        entry = format_entry(self._notes().entry_format, text, now)
         path = self.path_for(date or now.date())
         await self.writer.append(path, check_section(section), entry)
         return path
@@ -210,7 +214,7 @@ class DailyWriterPlugin(Plugin):
         date = parse_date(args.date, dt.date.today())
         section = check_section(args.section)
         now = dt.datetime.now()
-        entry = format_entry(self.ctx.settings.notes.entry_format, args.text, now)
+        entry = format_entry(self.ctx.settings.get(NotesSettings).entry_format, args.text, now)
         path = self.notes.path_for(date)
         where = await self.writer.append(path, section, entry)
         return {"uri": path.as_uri(), "path": str(path), "writtenTo": where}

@@ -42,20 +42,23 @@ def main(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from butler_ls.util.audio_decode import decode, probe
-    from butler_ls.util.config import load_settings_file, parse_settings
+    from butler_ls.util.config import expand_dotted, load_settings_file, section_of
     from butler_ls.util.paths import Paths
 
     from .engine import ENGINE, Options, windows
     from .models import resolve_model
+    from .settings import ModelSettings
     from .subtitles import normalize_format, render
 
     fmt = normalize_format(args.format)
-    settings, _ = parse_settings(load_settings_file(Paths.default().config_file)[0])
-    spec = resolve_model(args.model or settings.model.name)
+    raw, _ = load_settings_file(Paths.default().config_file)
+    model = expand_dotted(raw).get("model")
+    model_settings = section_of(ModelSettings, model, "butler.model", [])
+    spec = resolve_model(args.model or model_settings.name)
     duration = probe(args.file).duration or 0.0
     chunks = decode(args.file)  # opens now: a bad file fails before the model loads
     model = ENGINE.model(
-        spec, device=settings.model.device, compute_type=settings.model.compute_type
+        spec, device=model_settings.device, compute_type=model_settings.compute_type
     )
     show = args.progress or (sys.stderr.isatty() and duration > 30)
 
@@ -71,10 +74,10 @@ def _run(args: argparse.Namespace) -> int:
             )
 
     options = Options(
-        language=args.language or settings.model.language,
+        language=args.language or model_settings.language,
         beam_size=args.beam_size,
         vad=not args.no_vad,
-        vocabulary=settings.model.vocabulary,
+        vocabulary=model_settings.vocabulary,
     )
     transcript = ENGINE.transcribe_windows(
         windows(chunks), model, options, duration=duration, on_segment=on_segment

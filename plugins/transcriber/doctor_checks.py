@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from butler_ls.plugin_api import Check, DoctorContext
-from butler_ls.util.config import ModelSettings
+
+from .settings import ModelSettings
 
 SELFTEST_WAV = Path(__file__).resolve().parent / "data" / "selftest.wav"
 SELFTEST_TEXT = "go forward ten meters"
@@ -75,4 +76,4 @@ def check_model(
 
 def checks(ctx: DoctorContext) -> list[Check]:
     """transcriber's doctor checks (``doctor:`` in plugin.yaml)."""
-    return [check_model(ctx.settings.model, quick=ctx.quick)]
+    return [check_model(ctx.settings.get(ModelSettings), quick=ctx.quick)]

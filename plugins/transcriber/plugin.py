@@ -27,12 +27,12 @@ from butler_ls.plugin_api import (
     to_wire,
 )
 
+from .settings import ModelSettings, TranscriberSettings
 from .subtitles import Segment, normalize_format, render
 
 logger = logging.getLogger(__name__)
 
 EXTENSIONS = {"text": ".txt", "srt": ".srt", "vtt": ".vtt", "json": ".json"}
-DEFAULT_MAX_FILE_MB = 500
 MB = 1 << 20
 
 
@@ -109,7 +109,7 @@ class TranscriberPlugin(Plugin):
 
     def model_status(self) -> dict[str, Any]:
         """``{name, loaded}``: loaded when a live worker reports the model in memory."""
-        name = self.ctx.settings.model.name
+        name = self.ctx.settings.get(ModelSettings).name
         jobs = self.ctx.get("queue.jobs")
         workers = jobs.workers() if jobs is not None else {}
         loaded = any(name in (info.get("models") or []) for info in workers.values())
@@ -235,15 +235,8 @@ class TranscriberPlugin(Plugin):
 
     def max_file_mb(self) -> float:
         """``transcriber.maxFileMb``: the largest file sent through Redis (a positive number)."""
-        value = self.ctx.plugin_settings.get("maxFileMb", DEFAULT_MAX_FILE_MB)
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            logger.warning(
-                "transcriber.maxFileMb must be a positive number of megabytes, not %r; using %d",
-                value,
-                DEFAULT_MAX_FILE_MB,
-            )
-            return DEFAULT_MAX_FILE_MB
-        return float(value)
+        # The settings engine checked it against TranscriberSettings' bounds.
+        return float(self.ctx.settings.get(TranscriberSettings).max_file_mb)
 
 
 def _format(name: str) -> str:

@@ -8,6 +8,8 @@ from typing import Any
 
 from butler_ls.plugin_api import Check, DoctorContext
 
+from .settings import AudioSettings
+
 NO_MICROPHONE_FIX = (
     "connect a microphone, and check that the sound server (PulseAudio or PipeWire) runs "
     "and that this user may record; then choose it with audio.device (a name or an index) "
@@ -76,4 +78,4 @@ def check_audio(spec: str | int | None, audio: Any = None) -> Check:
 
 def checks(ctx: DoctorContext) -> list[Check]:
     """voice_input's doctor checks (``doctor:`` in plugin.yaml)."""
-    return [check_audio(ctx.settings.audio.device)]
+    return [check_audio(ctx.settings.get(AudioSettings).device)]

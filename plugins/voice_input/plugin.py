@@ -29,6 +29,7 @@ from butler_ls.plugin_api import (
 from butler_ls.util.processes import neutral_cwd
 
 from .recovery import recover_orphans
+from .settings import AudioSettings, VoiceInputSettings, model_language
 from .spool import Spool
 from .voice_commands import Rules, rules_for
 
@@ -136,24 +137,24 @@ class VoiceInputPlugin(Plugin):
     # --- settings --------------------------------------------------------------------------
 
     @property
-    def settings(self) -> dict[str, Any]:
+    def settings(self) -> VoiceInputSettings:
         """The ``voice_input`` settings section."""
-        return self.ctx.plugin_settings
+        return self.ctx.settings.get(VoiceInputSettings)
 
     @property
     def partial_text(self) -> bool:
         """Whether provisional text is sent while an utterance is spoken."""
-        return bool(self.settings.get("partialText", True))
+        return self.settings.partial_text
 
     def rules(self) -> Rules:
         """Voice commands for ``model.language`` with the user's overrides."""
         try:
-            return rules_for(self.ctx.settings.model.language, self.settings.get("commands"))
+            return rules_for(model_language(self.ctx.settings), self.settings.commands)
         except ValueError as exc:
             self.ctx.show_warning(
                 f"butler.voice_input.commands.{exc}; using the built-in voice commands"
             )
-            return rules_for(self.ctx.settings.model.language)
+            return rules_for(model_language(self.ctx.settings))
 
     def segmenter(self) -> Segmenter:
         """A segmenter with the user's pause length and limits."""
@@ -163,10 +164,10 @@ class VoiceInputPlugin(Plugin):
         try:
             return Segmenter(
                 SegmenterSettings(
-                    silence_ms=int(s.get("silenceMs", 400)),
-                    min_speech_ms=int(s.get("minSpeechMs", 250)),
-                    max_utterance_s=float(s.get("maxUtteranceSeconds", 12.0)),
-                    aggressiveness=int(s.get("vadAggressiveness", 2)),
+                    silence_ms=s.silence_ms,
+                    min_speech_ms=s.min_speech_ms,
+                    max_utterance_s=s.max_utterance_seconds,
+                    aggressiveness=s.vad_aggressiveness,
                 )
             )
         except (ValueError, TypeError) as exc:
@@ -250,7 +251,7 @@ class VoiceInputPlugin(Plugin):
                     field="audioFile",
                 )
             return FileSource(path, args.speed)
-        return MicrophoneSource(self.ctx.settings.audio.device)
+        return MicrophoneSource(self.ctx.settings.get(AudioSettings).device)
 
     async def stop(self, args: SessionArguments) -> dict[str, Any]:
         """``butler.dictation.stop``: answers once every pending utterance is applied."""
@@ -303,7 +304,7 @@ class VoiceInputPlugin(Plugin):
         now = time.monotonic()
         if self._audio_status is not None and now - self._audio_status[0] < AUDIO_STATUS_SECONDS:
             return self._audio_status[1]
-        status = await probe_microphone(self.ctx.settings.audio.device)
+        status = await probe_microphone(self.ctx.settings.get(AudioSettings).device)
         self._audio_status = (time.monotonic(), status)
         return status
 

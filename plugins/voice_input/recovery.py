@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .settings import model_language, model_vocabulary
 from .voice_commands import Rules, interpret, join
 
 if TYPE_CHECKING:
@@ -64,14 +65,14 @@ async def recover_session(
     logger.info("recovering %d dictated utterances of session %s", len(items), session_id)
     speech = ctx.require("speech.transcribe")
     voice_commands = rules()
-    vocabulary = list(ctx.settings.model.vocabulary or [])
+    vocabulary = model_vocabulary(ctx.settings)
     text = ""
     for item in sorted(items, key=lambda item: item.index):
         pcm = await asyncio.to_thread(spool.read_pcm, item)
         result: dict[str, Any] = await speech.transcribe(
             {"pcm": {"data": pcm, "sampleRate": 16000, "channels": 1, "format": "s16le"}},
             priority="interactive",
-            language=ctx.settings.model.language,
+            language=model_language(ctx.settings),
             prompt=text[-200:],
         )
         piece = interpret(result.get("text", ""), voice_commands, keep=vocabulary)

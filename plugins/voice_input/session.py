@@ -19,6 +19,7 @@ from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 
 from .lookahead import Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
+from .settings import model_language, model_vocabulary
 from .timing import Timing
 from .utterance_jobs import command_phrases, transcribe_utterance
 from .voice_commands import interpret, join
@@ -55,8 +56,8 @@ class DictationSession:
         self.anchor = anchor
         self.target = "cursor" if anchor is not None else "dailyNote"
         self.segmenter = segmenter
-        self.language = self.ctx.settings.model.language
-        self.vocabulary = list(self.ctx.settings.model.vocabulary or [])
+        self.language = model_language(self.ctx.settings)
+        self.vocabulary = model_vocabulary(self.ctx.settings)
         self.rules = plugin.rules()
         self._command_phrases = command_phrases(self.rules)
         self.state = "listening"

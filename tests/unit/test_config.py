@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from butler_ls.util.config import (
-    Settings,
     SettingsSources,
     deep_merge,
     expand_dotted,
@@ -15,10 +14,27 @@ from butler_ls.util.config import (
     parse_settings,
     to_wire,
 )
+from tests.helpers import builtin_schema
+
+SCHEMA = builtin_schema()
+
+
+def parse(raw, schema=SCHEMA):
+    """parse_settings with the built-in plugins' sections, as the server reads them."""
+    return parse_settings(raw, schema)
+
+
+def section(settings, name):
+    """A core section (a field) or a plugin's (``sections``)."""
+    return (
+        getattr(settings, name)
+        if name in ("queue", "throttle", "plugins")
+        else (settings.section(name))
+    )
 
 
 def test_defaults_match_the_interface():
-    settings, warnings = parse_settings({})
+    settings, warnings = parse({})
     assert warnings == []
     wire = to_wire(settings)
     assert wire["notes"]["filenameFormat"] == "%Y-%m-%d.md"
@@ -40,12 +56,12 @@ def test_later_sources_override_earlier_ones_key_by_key():
         initialization={"notes": {"directory": "/init"}, "model.language": "en"},
         workspace={"notes": {"directory": "/ws"}},
     )
-    settings, warnings = parse_settings(sources.merged())
+    settings, warnings = parse(sources.merged())
     assert warnings == []
-    assert settings.notes.directory == "/ws"
-    assert settings.notes.template == "/t.md"
-    assert settings.model.name == "a"
-    assert settings.model.language == "en"
+    assert settings.section("notes").directory == "/ws"
+    assert settings.section("notes").template == "/t.md"
+    assert settings.section("model").name == "a"
+    assert settings.section("model").language == "en"
 
 
 @pytest.mark.parametrize(
@@ -75,57 +91,57 @@ def test_later_sources_override_earlier_ones_key_by_key():
     ],
 )
 def test_a_bad_value_warns_by_name_and_falls_back(raw, key, field, default):
-    settings, warnings = parse_settings(raw)
+    settings, warnings = parse(raw)
     assert len(warnings) == 1
     assert warnings[0].startswith(key)
-    section = getattr(settings, key.split(".")[1])
-    assert getattr(section, field) == default
+    found = section(settings, key.split(".")[1])
+    assert getattr(found, field) == default
 
 
 def test_good_values_beside_a_bad_one_are_kept():
-    settings, warnings = parse_settings({"notes": {"directory": "/n", "filenameFormat": None}})
-    assert settings.notes.directory == "/n"
+    settings, warnings = parse({"notes": {"directory": "/n", "filenameFormat": None}})
+    assert settings.section("notes").directory == "/n"
     assert len(warnings) == 1
 
 
 def test_unknown_keys_warn_with_a_suggestion():
-    _, warnings = parse_settings({"notse": {}, "model": {"nmae": "x"}})
+    _, warnings = parse({"notse": {}, "model": {"nmae": "x"}})
     assert any("butler.notse" in w and "did you mean 'notes'" in w for w in warnings)
     assert any("butler.model.nmae" in w and "did you mean 'name'" in w for w in warnings)
 
 
 def test_a_section_that_is_not_an_object_keeps_its_defaults():
-    settings, warnings = parse_settings({"model": "tiny"})
-    assert settings.model.name == "tiny.en"
+    settings, warnings = parse({"model": "tiny"})
+    assert settings.section("model").name == "tiny.en"
     assert "butler.model: expected an object" in warnings[0]
 
 
 def test_not_an_object_at_all():
-    settings, warnings = parse_settings(["notes"])
-    assert settings == Settings()
+    settings, warnings = parse(["notes"])
+    assert settings == parse({})[0]
     assert "expected an object" in warnings[0]
 
 
 def test_numbers_are_accepted_where_a_float_is_expected():
-    settings, warnings = parse_settings({"throttle": {"maxCpuPercent": 50}})
+    settings, warnings = parse({"throttle": {"maxCpuPercent": 50}})
     assert warnings == []
     assert settings.throttle.max_cpu_percent == 50.0
     assert isinstance(settings.throttle.max_cpu_percent, float)
 
 
 def test_audio_device_by_name_or_index():
-    assert parse_settings({"audio": {"device": 2}})[0].audio.device == 2
-    assert parse_settings({"audio": {"device": "USB"}})[0].audio.device == "USB"
-    _, warnings = parse_settings({"audio": {"device": [1]}})
+    assert parse({"audio": {"device": 2}})[0].section("audio").device == 2
+    assert parse({"audio": {"device": "USB"}})[0].section("audio").device == "USB"
+    _, warnings = parse({"audio": {"device": [1]}})
     assert "a string or a whole number or null" in warnings[0]
 
 
 def test_plugin_sections_follow_manifest_defaults():
     defaults = {"word_count": {"countNumbers": True, "limit": 10}}
-    settings, warnings = parse_settings(
+    settings, warnings = parse(
         {"word_count": {"countNumbers": False, "limit": "lots", "other": 1}}, defaults
     )
-    assert settings.plugin_settings["word_count"] == {"countNumbers": False, "limit": 10}
+    assert settings.section("word_count") == {"countNumbers": False, "limit": 10}
     assert any("butler.word_count.limit" in w for w in warnings)
     assert any("butler.word_count.other" in w for w in warnings)
 

@@ -19,7 +19,7 @@ from butler_ls.doctor.checks import Check, probe_folder
 from butler_ls.doctor.main import check_config, check_paths
 from butler_ls.doctor.queue_checks import NO_WORKER, QueueTarget, check_queue, check_worker
 from butler_ls.queue.jobs import SqliteJobBoard
-from butler_ls.util.config import ModelSettings, NotesSettings, QueueSettings
+from butler_ls.util.config import QueueSettings
 from butler_ls.util.paths import Paths
 from tests.helpers import load_plugin_module
 
@@ -30,6 +30,9 @@ notes_checks = load_plugin_module("daily_writer", "doctor_checks")
 check_notes = notes_checks.check_notes
 check_audio = load_plugin_module("voice_input", "doctor_checks").check_audio
 model_checks = load_plugin_module("transcriber", "doctor_checks")
+ModelSettings = load_plugin_module("transcriber", "settings").ModelSettings
+TranscriberSettings = load_plugin_module("transcriber", "settings").TranscriberSettings
+NotesSettings = load_plugin_module("daily_writer", "settings").NotesSettings
 SELFTEST_WAV, check_model = model_checks.SELFTEST_WAV, model_checks.check_model
 
 REPO = Path(__file__).resolve().parents[2]
@@ -125,7 +128,7 @@ def test_the_command_line_takes_json_and_a_workspace(tmp_path: Path):
 def test_no_config_file_is_fine(paths: Paths):
     check, settings = check_config(paths)
     assert check.status == "ok" and "using the defaults" in check.detail
-    assert settings.model.name == "tiny.en"
+    assert settings.get(ModelSettings).name == "tiny.en"
 
 
 def test_a_bad_key_is_named_with_the_file(paths: Paths):
@@ -134,7 +137,7 @@ def test_a_bad_key_is_named_with_the_file(paths: Paths):
     assert check.status == "warn"
     assert "butler.notse" in check.detail and str(path) in check.detail
     assert str(path) in check.fix
-    assert settings.model.name == "base.en"  # the good keys still count
+    assert settings.get(ModelSettings).name == "base.en"  # the good keys still count
 
 
 def test_several_problems_are_listed_one_a_line(paths: Paths):
@@ -163,7 +166,7 @@ def test_sections_of_plugins_the_server_would_load_are_not_unknown(paths: Paths)
     # Known section, wrong type: named as the server names it.
     assert check.status == "warn" and "butler.word_count.countNumbers" in check.detail
     assert "unknown" not in check.detail
-    assert settings.plugin_settings["word_count"] == {"countNumbers": True}
+    assert settings.section("word_count") == {"countNumbers": True}
 
 
 def test_probe_folder_tries_for_real(tmp_path: Path, monkeypatch):
@@ -429,7 +432,7 @@ def test_editor_settings_are_checked_over_the_file(paths: Paths, tmp_path: Path)
     check, settings = doctor.check_config(
         paths, {"notes.directory": str(tmp_path / "from-editor"), "notse": {}}
     )
-    assert settings.notes.directory == str(tmp_path / "from-editor")
+    assert settings.get(NotesSettings).directory == str(tmp_path / "from-editor")
     assert check.status == "warn" and "notse" in check.detail
     assert "editor settings" in check.detail and "editor settings" in check.fix
 
@@ -536,8 +539,8 @@ def test_builtin_checks_come_from_their_plugins_in_the_familiar_order(monkeypatc
     # keeps the order editors know.
     assert list(found) == ["daily_writer", "transcriber", "voice_input"]
     assert [c.detail for c in checks[2:5]] == ["daily_writer", "voice_input", "transcriber"]
-    assert found["transcriber"].plugin_settings == {"maxFileMb": 500}
-    assert found["daily_writer"].settings.model.name == "tiny.en"
+    assert found["transcriber"].plugin_settings == TranscriberSettings(max_file_mb=500)
+    assert found["daily_writer"].settings.get(ModelSettings).name == "tiny.en"
 
 
 def test_checks_of_other_plugins_follow_the_worker(monkeypatch, paths: Paths):

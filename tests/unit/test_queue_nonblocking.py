@@ -20,8 +20,8 @@ import pytest
 from butler_ls.lsp import core_commands
 from butler_ls.queue import redis_jobs
 from butler_ls.queue.supervisor import BoardCalls, LastKnown, Supervisor
-from butler_ls.util.config import QueueSettings, Settings
-from tests.helpers import load_plugin_module
+from butler_ls.util.config import QueueSettings, Settings, parse_settings
+from tests.helpers import builtin_schema, load_plugin_module
 
 URL = "redis://butler:secret@127.0.0.1:6390/0"
 
@@ -303,7 +303,7 @@ async def test_a_slow_status_section_does_not_hold_up_butler_status(
     ls = SimpleNamespace(
         plugin_manager=SimpleNamespace(listing=lambda: []),
         registry=SimpleNamespace(names=lambda: sorted(providers), get=providers.get),
-        settings=Settings(),
+        settings=parse_settings({}, builtin_schema())[0],
         paths=SimpleNamespace(config_file=tmp_path, data_dir=tmp_path, log_dir=tmp_path),
     )
     answer, took = await timed(core_commands.status(ls))

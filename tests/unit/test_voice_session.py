@@ -11,6 +11,7 @@ from pygls.workspace import TextDocument
 
 from butler_ls.host import events
 from butler_ls.lsp.editing import Anchor
+from butler_ls.util.config import Settings
 from butler_ls.util.errors import ButlerError
 from tests.helpers import load_plugin_module
 
@@ -85,7 +86,7 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
     ctx = SimpleNamespace(
         show_warning=editor.show_warning,
         notify=editor.protocol.notify,
-        settings=SimpleNamespace(model=SimpleNamespace(language="en", vocabulary=[])),
+        settings=Settings(sections={"model": SimpleNamespace(language="en", vocabulary=[])}),
         require=capabilities.__getitem__,
         get=lambda name, default=None: capabilities.get(name, default),
         run_task=lambda coro, name: asyncio.ensure_future(coro),

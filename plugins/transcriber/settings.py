@@ -1,0 +1,37 @@
+"""This plugin's settings: ``model.*`` (the model the worker loads) and ``transcriber.*``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+from butler_ls.plugin_api import between, setting
+
+
+@attrs.frozen
+class ModelSettings:
+    """``model.*``: the speech-to-text model the worker loads."""
+
+    name: str = "tiny.en"
+    """The bundled ``tiny.en``, a CTranslate2 Whisper folder, or a locally cached model name."""
+
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    """Where the model runs; ``auto`` picks CUDA when present, else the CPU."""
+
+    compute_type: str = "auto"
+    """CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on CUDA."""
+
+    language: str | None = None
+    """Spoken language code (``en``, ``fr``...); unset means detect (or English for .en models)."""
+
+    vocabulary: list[str] = attrs.field(factory=list)
+    """Words to favour: names, jargon, identifiers."""
+
+
+@attrs.frozen
+class TranscriberSettings:
+    """``transcriber.*``."""
+
+    max_file_mb: float = setting(500, check=between(0.001, 1_000_000))
+    """With the redis queue, larger audio files are refused (they travel through Redis)."""
