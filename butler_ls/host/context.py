@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,9 +33,15 @@ logger = logging.getLogger(__name__)
 class PluginContext:
     """One plugin's handle on the server, given to ``activate``."""
 
-    def __init__(self, manifest: PluginManifest, server: HostServer) -> None:
+    def __init__(
+        self,
+        manifest: PluginManifest,
+        server: HostServer,
+        sections: Mapping[str, type] | None = None,
+    ) -> None:
         self.manifest = manifest
         self._server = server
+        self._sections = dict(sections or {})
         self.logger = logging.getLogger(f"butler_ls.plugins.{manifest.id}")
         self._receivers: list[tuple[blinker.Signal, Callable[..., Any]]] = []
 
@@ -64,7 +70,10 @@ class PluginContext:
         A plugin's other sections (``notes``, ``model``...) are ``settings.get(TheirClass)``.
         """
         section = self._server.settings.section(self.plugin_id)
-        return section if section is not None else dict(self.manifest.settings)
+        if section is not None:
+            return section
+        cls = self._sections.get(self.plugin_id)
+        return cls() if cls is not None else dict(self.manifest.settings)
 
     @property
     def data_dir(self) -> Path:

@@ -154,12 +154,12 @@ class PluginManager:
         """
         disabled = set(disabled)
         plugin_ids = {record.id for record in self.records.values()}
-        owners: dict[str, str] = {}
+        owners = {name: r.id for r in self.records.values() for name in r.sections}
         for key, record in list(self.records.items()):
             manifest = record.manifest
             if manifest is None or key != record.id or record.state != "inactive":
                 continue
-            if record.id in disabled or not manifest.schema:
+            if record.id in disabled or not manifest.schema or record.sections:
                 continue
             try:
                 loaded = {
@@ -212,6 +212,8 @@ class PluginManager:
 
     async def activate_all(self, disabled: Iterable[str]) -> None:
         """Order the plugins by their dependencies and activate them one by one."""
+        disabled = set(disabled)
+        self.load_schemas(disabled)  # a no-op where the server already loaded them
         resolution = resolve_order(
             self.manifests(), disabled=set(disabled), host_version=__version__
         )
@@ -235,7 +237,7 @@ class PluginManager:
         if missing:
             self._mark_failed(record, f"requires {', '.join(missing)}, which failed to start")
             return
-        context = PluginContext(manifest, self.server)
+        context = PluginContext(manifest, self.server, record.sections)
         record.context = context
         stage = "import"
         try:

@@ -13,6 +13,6 @@ def word_pattern(count_numbers: bool) -> re.Pattern[str]:
     return re.compile(r"[\w'-]+" if count_numbers else r"[^\W\d_][\w'-]*")
 
 
-def count_words(text: str, count_numbers: bool = True) -> int:
-    """Number of words in ``text``."""
-    return len(word_pattern(count_numbers).findall(text))
+def count_words(text: str, count_numbers: bool = True, min_length: int = 1) -> int:
+    """Number of words in ``text`` at least ``min_length`` characters long."""
+    return sum(len(word) >= min_length for word in word_pattern(count_numbers).findall(text))

@@ -10,6 +10,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from butler_ls.plugin_api import JobFailed
+
 from .counting import count_words
 
 CHUNK_LINES = 2000
@@ -18,8 +20,6 @@ CHUNK_LINES = 2000
 
 def count_file(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
     """Count the words of ``payload["path"]``; reports ``{lines}`` as it goes."""
-    from butler_ls.queue.tasks import JobFailed
-
     path = Path(payload["path"])
     words = lines = 0
     pending: list[str] = []
@@ -37,11 +37,10 @@ def count_file(ctx: Any, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _add(ctx: Any, chunk: list[str], words: int, lines: int, payload: dict[str, Any]):
-    from butler_ls.queue.tasks import JobFailed
-
     if ctx.cancelled():
         raise JobFailed("cancelled")
-    words += count_words("".join(chunk), bool(payload.get("countNumbers", True)))
+    count_numbers = bool(payload.get("countNumbers", True))
+    words += count_words("".join(chunk), count_numbers, int(payload.get("minLength", 1)))
     lines += len(chunk)
     ctx.partial({"lines": lines})
     return words, lines

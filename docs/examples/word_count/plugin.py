@@ -13,6 +13,7 @@ import attrs
 from butler_ls.plugin_api import ButlerError, FilePath, Plugin, PluginContext, events
 
 from .counting import count_words
+from .settings import WordCountSettings
 
 
 @attrs.frozen
@@ -34,12 +35,12 @@ class WordCountFileArguments:
 class WordCounter:
     """The ``text.wordCount`` capability: other plugins may count words too."""
 
-    def __init__(self, count_numbers: bool) -> None:
-        self.count_numbers = count_numbers
+    def __init__(self, settings: WordCountSettings) -> None:
+        self.settings = settings
 
     def count(self, text: str) -> int:
         """Number of words in ``text``."""
-        return count_words(text, self.count_numbers)
+        return count_words(text, self.settings.count_numbers, self.settings.min_length)
 
 
 class WordCountPlugin(Plugin):
@@ -48,7 +49,8 @@ class WordCountPlugin(Plugin):
     def activate(self, ctx: PluginContext) -> None:
         """Wire everything up; Butler undoes it all when the plugin stops."""
         self.ctx = ctx
-        self.counter = WordCounter(bool(ctx.plugin_settings["countNumbers"]))
+        # This plugin's section, an instance of its settings class (checked by Butler).
+        self.counter = WordCounter(ctx.plugin_settings)
         self.changes = 0
         ctx.provide("text.wordCount", self.counter)
         ctx.command("example.wordCount", self.word_count, arguments=WordCountArguments)
@@ -83,8 +85,13 @@ class WordCountPlugin(Plugin):
             path = (self.ctx.workspace_root() or Path.cwd()) / path
         if not path.is_file():
             raise ButlerError(f"{path} is not a file; name a text file")
-        settings = {"countNumbers": self.counter.count_numbers}
+        settings = self.counter.settings
+        payload = {
+            "path": str(path),
+            "countNumbers": settings.count_numbers,
+            "minLength": settings.min_length,
+        }
         try:
-            return await jobs.submit("example.count_file", {"path": str(path), **settings})
+            return await jobs.submit("example.count_file", payload)
         except jobs.Error as exc:
             raise ButlerError(f"counting {path.name} failed: {exc}") from None
