@@ -1,10 +1,14 @@
 """The transcriber's worker side: the ``transcribe`` job, which its manifest declares.
 
-The worker imports this module (not plugin.py): it needs the engine, not the editor.
+The worker imports this module (not plugin.py): it needs the engine, not the editor. The
+payload is a ``TranscriptionRequest`` on the wire, the result a ``Transcript``.
 """
 
 from __future__ import annotations
 
+import io
+import wave
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -12,8 +16,9 @@ import attrs
 from butler_ls.util.audio_decode import decode, decode_pcm, probe
 from butler_ls.util.errors import ButlerError
 
-from .engine import DEFAULT_BEAM, ENGINE, Options, windows
+from .engine import ENGINE, Options, windows
 from .models import resolve_model
+from .requests import Pcm, Transcript, TranscriptionRequest
 from .subtitles import Segment
 
 if TYPE_CHECKING:
@@ -27,22 +32,25 @@ def worker_status() -> dict[str, Any]:
 
 def transcribe(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
     """The worker's ``transcribe`` job: audio from a path, an uploaded file, bytes or PCM."""
-    if "blob" not in payload:
-        return _transcribe_payload(ctx, payload)
+    priority = getattr(getattr(ctx, "envelope", None), "priority", "interactive")
+    request = TranscriptionRequest.from_wire(payload, priority=priority)
+    if request.blob is None:
+        return _transcribe_request(ctx, request).to_wire()
     # Streamed through Redis by a server on another machine: put back together on disk
     # (checked against its digest) and decoded from there, in windows.
-    with ctx.uploaded_file(payload["blob"]) as path:
+    with ctx.uploaded_file(request.blob) as path:
         try:
-            return _transcribe_payload(ctx, {**payload, "path": str(path)})
+            local = attrs.evolve(request, blob=None, path=str(path))
+            return _transcribe_request(ctx, local).to_wire()
         except ButlerError as exc:
             # The user knows the file by its own name, not by the worker's copy.
-            name = str(payload["blob"].get("name") or "the file")
+            name = str(request.blob.get("name") or "the audio")
             exc.args = (str(exc).replace(str(path), name),)
             raise
 
 
-def _transcribe_payload(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
-    settings = payload.get("model") or {}
+def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Transcript:
+    settings = request.model
     spec = resolve_model(settings.get("name"))
 
     def loading() -> None:
@@ -54,25 +62,16 @@ def _transcribe_payload(ctx: JobContext, payload: dict[str, Any]) -> dict[str, A
         compute_type=settings.get("computeType", "auto"),
         threads=ctx.threads,
         on_loading=loading,
-        any_threads=getattr(getattr(ctx, "envelope", None), "priority", "") == "interactive",
+        any_threads=request.priority == "interactive",
     )
-    if "pcm" in payload:
-        pcm = payload["pcm"]
-        audio = decode_pcm(
-            pcm["data"],
-            sample_rate=int(pcm.get("sampleRate", 16000)),
-            channels=int(pcm.get("channels", 1)),
-            sample_format=pcm.get("format", "s16le"),
-        )
-    else:
-        audio = None
-        source = payload["audio"] if "audio" in payload else payload["path"]
+    source: Any = request.data if request.path is None else request.path
+    audio = None if request.pcm is None else _samples(source, request.pcm)
     options = Options(
-        language=payload.get("language") or settings.get("language"),
-        beam_size=int(payload.get("beamSize", DEFAULT_BEAM)),
-        vad=bool(payload.get("vad", True)),
-        vocabulary=list(settings.get("vocabulary") or []) + list(payload.get("vocabulary") or []),
-        prompt=str(payload.get("prompt") or ""),
+        language=request.language or settings.get("language"),
+        beam_size=request.beam_size,
+        vad=request.vad,
+        vocabulary=list(settings.get("vocabulary") or []) + list(request.vocabulary),
+        prompt=request.prompt,
     )
 
     def segment(piece: Segment, duration: float) -> None:
@@ -99,9 +98,47 @@ def _transcribe_payload(ctx: JobContext, payload: dict[str, Any]) -> dict[str, A
             on_segment=segment,
             cancelled=ctx.cancelled,
         )
-    return {
-        "text": transcript.text,
-        "segments": [attrs.asdict(s) for s in transcript.segments],
-        "language": transcript.language,
-        "duration": transcript.duration,
-    }
+    return Transcript(
+        text=transcript.text,
+        segments=transcript.segments,
+        language=transcript.language,
+        duration=transcript.duration,
+    )
+
+
+def _samples(source: str | bytes, layout: Pcm) -> Any:
+    """Raw samples (in memory, or a spooled WAV read sample for sample) as model input."""
+    name = "the audio data" if isinstance(source, bytes) else source
+    data = source
+    if isinstance(source, str):
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise ButlerError(f"{name} does not exist; its audio is gone") from None
+        except OSError as exc:
+            raise ButlerError(f"{name} cannot be read ({exc.strerror})") from None
+    if layout.wav:
+        data = _wav_samples(data, layout, name)
+    return decode_pcm(
+        data,
+        sample_rate=layout.sample_rate,
+        channels=layout.channels,
+        sample_format=layout.format,
+    )
+
+
+def _wav_samples(data: bytes, layout: Pcm, name: str) -> bytes:
+    """The samples of a plain PCM WAV whose header agrees with ``layout``."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            found = (wav.getframerate(), wav.getnchannels(), wav.getsampwidth())
+            samples = wav.readframes(wav.getnframes())
+    except (wave.Error, EOFError) as exc:
+        raise ButlerError(f"{name} is not a plain PCM WAV ({exc})") from None
+    expected = (layout.sample_rate, layout.channels, 2 if layout.format == "s16le" else 4)
+    if found != expected:
+        raise ButlerError(
+            f"{name} holds {found[0]} Hz, {found[1]} channel(s), {8 * found[2]}-bit audio, "
+            f"not the {expected[0]} Hz, {expected[1]} channel(s), {layout.format} the job says"
+        )
+    return samples
