@@ -20,6 +20,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
+from butler_ls.util.audio_format import SAMPLE_RATE
+
 DEMO_DATA = Path(__file__).resolve().parent / "data" / "demo"
 # Real recorded speech, shipped with the package (source and licence in its README.md).
 RECORDINGS = [
@@ -27,7 +29,7 @@ RECORDINGS = [
     DEMO_DATA / "ps_librivox_0880.wav",
     DEMO_DATA / "ps_librivox_0890.wav",
 ]
-RATE = 16000
+RATE = SAMPLE_RATE
 """The recordings' rate (mono, 16-bit): they are joined as they are, without decoding."""
 
 

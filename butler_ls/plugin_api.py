@@ -15,6 +15,7 @@ from butler_ls.lsp.core_commands import redact_url
 from butler_ls.lsp.editing import Anchor, DocumentClosed, EditRefused, Span, workspace_edit
 from butler_ls.lsp.positions import client_position
 from butler_ls.lsp.progress import Progress
+from butler_ls.util.audio_format import SAMPLE_RATE
 from butler_ls.util.config import Settings, between, section_of, setting, to_wire
 from butler_ls.util.errors import (
     ButlerError,
@@ -52,6 +53,7 @@ class Plugin:
 
 
 __all__ = [
+    "SAMPLE_RATE",
     "Anchor",
     "ButlerError",
     "CapabilityMissing",

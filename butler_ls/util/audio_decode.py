@@ -18,14 +18,12 @@ import av
 import av.error
 import numpy
 
+from butler_ls.util.audio_format import SAMPLE_RATE
 from butler_ls.util.errors import ButlerError
 
 __all__ = ["SAMPLE_RATE", "AudioError", "AudioInfo", "decode", "decode_all", "decode_pcm", "probe"]
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
-"""Samples per second of everything this module returns (what Whisper models expect)."""
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview
 

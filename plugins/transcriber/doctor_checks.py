@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from butler_ls.plugin_api import Check, DoctorContext
+from butler_ls.plugin_api import SAMPLE_RATE, Check, DoctorContext
 
 from .settings import ModelSettings
 
@@ -60,7 +60,7 @@ def check_model(
     transcript = engine.transcribe(audio, loaded, Options(language="en"))
     data["transcribeMs"] = round((time.perf_counter() - started) * 1000, 1)
     error = wer(SELFTEST_TEXT, transcript.text)
-    data.update(audioSeconds=round(len(audio) / 16000, 2), text=transcript.text, wer=error)
+    data.update(audioSeconds=round(len(audio) / SAMPLE_RATE, 2), text=transcript.text, wer=error)
     timing = f"loads in {data['loadMs'] / 1000:.2f} s, transcribes {data['audioSeconds']:.0f} s"
     timing += f" of speech in {data['transcribeMs'] / 1000:.2f} s"
     where = f"{spec.name} ({device}, {compute_type})"

@@ -14,6 +14,7 @@ from typing import Any
 
 import attrs
 
+from butler_ls.util.audio_format import SAMPLE_RATE
 from butler_ls.util.errors import ButlerError
 
 from .models import ModelError, ModelSpec
@@ -23,7 +24,6 @@ logger = logging.getLogger(__name__)
 
 PROMPT_WORDS = 40  # previous text given as context: enough for continuity, too little to take over
 DEFAULT_BEAM = 5
-SAMPLE_RATE = 16000
 WINDOW_SECONDS = 300.0  # a long file is transcribed 5 minutes at a time...
 CUT_SEARCH_SECONDS = 15.0  # ...cut at the quietest 100 ms of each window's last 15 s
 

@@ -13,12 +13,10 @@ from typing import Any
 import attrs
 
 # The status probe runs this file as a script (python -P): it imports none of its siblings.
+from butler_ls.util.audio_format import SAMPLE_RATE  # what the rest of Butler hears
 from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
-
-SAMPLE_RATE = 16000
-"""What the rest of Butler hears: 16 kHz, mono, int16 little-endian."""
 
 COMMON_RATES = (8000, 16000, 22050, 32000, 44100, 48000)
 """Rates the doctor checks a device for."""

@@ -14,10 +14,9 @@ from collections import deque
 import attrs
 import webrtcvad
 
-__all__ = ["FRAME_MS", "SAMPLE_RATE", "Segmenter", "SegmenterSettings", "Utterance"]
+from butler_ls.util.audio_format import SAMPLE_RATE
 
-SAMPLE_RATE = 16000
-"""Samples per second of the stream the segmenter expects (int16 little-endian, mono)."""
+__all__ = ["FRAME_MS", "SAMPLE_RATE", "Segmenter", "SegmenterSettings", "Utterance"]
 
 FRAME_MS = 30
 """Length of the frames the voice detector judges: the longest WebRTC accepts, the cheapest."""

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from butler_ls.util.audio_format import SAMPLE_RATE
 from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ logger = logging.getLogger(__name__)
 CHUNK_MS = 30
 """What one delivery holds, like one PortAudio block: the latency it adds is at most this."""
 
-_CHUNK_BYTES = 2 * 16000 * CHUNK_MS // 1000
+_CHUNK_BYTES = 2 * SAMPLE_RATE * CHUNK_MS // 1000
 
 
 class Source:
