@@ -5,121 +5,17 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable
 from itertools import pairwise
 from typing import Any
 
 import attrs
 
+from .voice_rules import RULES, Rules, rules_for
+
 __all__ = ["RULES", "Piece", "Rules", "interpret", "join", "rules_for"]
-
-_EN_MARKS = {"period": ".", "full stop": ".", "comma": ",", "colon": ":", "semicolon": ";"}
-_EN_MARKS |= {"question mark": "?", "exclamation mark": "!", "exclamation point": "!"}
-_FR_MARKS = {"point": ".", "virgule": ",", "point d'interrogation": "?"}
-_FR_MARKS |= {"point d'exclamation": "!"}
-_ES_MARKS = {"punto": ".", "coma": ",", "punto y coma": ";", "signo de interrogación": "?"}
-_ES_MARKS |= {"signo de exclamación": "!"}
-
-
-@attrs.frozen
-class Rules:
-    """Spoken commands of one language, matched as whole words ignoring case and accents.
-
-    "period" is also an ordinary word ("a period of time" becomes "a. Of time"): users who
-    dictate such words can override the phrases in their settings (see ``rules_for``).
-    """
-
-    new_line: tuple[str, ...] = ("new line", "newline")
-    """Phrases that insert a line break."""
-
-    new_paragraph: tuple[str, ...] = ("new paragraph",)
-    """Phrases that insert a blank line."""
-
-    punctuation: Mapping[str, str] = attrs.field(default=_EN_MARKS, converter=dict, hash=False)
-    """Spoken name -> mark. ``,.;:!?)`` attach to the word before, ``(¿«`` to the word after."""
-
-    scratch_that: tuple[str, ...] = ("scratch that", "delete that")
-    """Phrases that drop this utterance's words before them, else the previous utterance."""
-
-    fillers: tuple[str, ...] = ("um", "uh", "er", "erm", "uhm", "hmm")
-    """Hesitations dropped from the text, with the comma the model puts after them."""
-
-
-# French and Spanish are a start, kept small on purpose: each phrase is also a chance to eat
-# an ordinary word ("point de vue"), so they grow from what users report.
-RULES: dict[str, Rules] = {
-    "en": Rules(),
-    "fr": Rules(
-        new_line=("nouvelle ligne", "à la ligne"),
-        new_paragraph=("nouveau paragraphe",),
-        punctuation=_FR_MARKS,
-        scratch_that=("annule ça",),
-        fillers=("euh", "heu"),
-    ),
-    # No "este" among the fillers: it is also "this", one of the commonest Spanish words.
-    "es": Rules(
-        new_line=("nueva línea",),
-        new_paragraph=("nuevo párrafo",),
-        punctuation=_ES_MARKS,
-        scratch_that=("borra eso",),
-        fillers=("eh", "em"),
-    ),
-}
-
-_PHRASE_FIELDS = {
-    "newLine": "new_line",
-    "newParagraph": "new_paragraph",
-    "scratchThat": "scratch_that",
-    "fillers": "fillers",
-}
-_OVERRIDE_KEYS = [*_PHRASE_FIELDS, "punctuation"]
-
-
-def rules_for(language: str | None, overrides: Mapping[str, Any] | None = None) -> Rules:
-    """The rules of ``language`` ("fr", "en-GB"; unknown or unset is English) with overrides.
-
-    ``overrides`` uses the settings' camelCase keys; each one given replaces the whole field
-    (an empty list switches that command off). A bad key or value raises ValueError naming it.
-    """
-    code = (language or "en").strip().lower().replace("_", "-").split("-")[0]
-    rules = RULES.get(code, RULES["en"])
-    if not overrides:
-        return rules
-    if not isinstance(overrides, Mapping):
-        raise ValueError(f"voice commands: expected a mapping of overrides, got {overrides!r}")
-    changes: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key == "punctuation":
-            if not isinstance(value, Mapping):
-                raise ValueError(f"punctuation: expected a mapping phrase -> mark, got {value!r}")
-            changes["punctuation"] = {
-                _text(f"punctuation.{name}", name): _text(f"punctuation.{name}", mark, mark=True)
-                for name, mark in value.items()
-            }
-        elif key in _PHRASE_FIELDS:
-            # A lone string is one phrase: iterating it would give one phrase per letter.
-            items = [value] if isinstance(value, str) else value
-            if not isinstance(items, list | tuple):
-                raise ValueError(f"{key}: expected a list of phrases, got {value!r}")
-            changes[_PHRASE_FIELDS[key]] = tuple(_text(key, item) for item in items)
-        else:
-            close = difflib.get_close_matches(str(key), _OVERRIDE_KEYS, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"use one of {_OVERRIDE_KEYS}"
-            raise ValueError(f"{key}: unknown voice command setting; {hint}")
-    return attrs.evolve(rules, **changes)
-
-
-def _text(key: str, value: Any, *, mark: bool = False) -> str:
-    """A phrase (it needs a word) or a mark (it needs a character), with its spaces tidied."""
-    if not isinstance(value, str) or not re.search(r"\S" if mark else r"\w", value):
-        what = "a non-blank mark" if mark else "a phrase with at least one word"
-        raise ValueError(f"{key}: expected {what}, got {value!r}")
-    return " ".join(value.split())
 
 
 @attrs.frozen
