@@ -73,7 +73,7 @@ class PluginRecord:
         return self.manifest.version if self.manifest else None
 
     def to_wire(self) -> dict[str, Any]:
-        """The ``{id, version, state, reason?}`` object of INTERFACE.md (plus source)."""
+        """The ``{id, version, state, reason?}`` object of docs/commands.md (plus source)."""
         out: dict[str, Any] = {"id": self.id, "version": self.version, "state": self.wire_state}
         if self.manifest is not None:
             out["name"] = self.manifest.name
@@ -84,7 +84,7 @@ class PluginRecord:
 
     @property
     def wire_state(self) -> str:
-        """INTERFACE.md knows active, failed and disabled; inactive reads as disabled."""
+        """docs/commands.md knows active, failed and disabled; inactive reads as disabled."""
         return "disabled" if self.state == "inactive" else self.state
 
 
@@ -323,7 +323,7 @@ class PluginManager:
         ]
 
     def listing(self) -> list[dict[str, Any]]:
-        """Every plugin found, as INTERFACE.md's plugin objects."""
+        """Every plugin found, as the plugin objects of docs/commands.md."""
         return [record.to_wire() for record in self.records.values()]
 
 

@@ -49,7 +49,7 @@ def plugins_list(ls: CoreHost) -> dict[str, Any]:
 
 
 async def status(ls: CoreHost) -> dict[str, Any]:
-    """The answer of ``butler.status`` (INTERFACE.md)."""
+    """The answer of ``butler.status`` (docs/commands.md)."""
     answer: dict[str, Any] = {
         "version": __version__,
         "plugins": ls.plugin_manager.listing(),
@@ -108,13 +108,15 @@ async def _section(ls: CoreHost, section: str) -> dict[str, Any]:
 
 
 def _not_started(ls: CoreHost, section: str) -> dict[str, Any]:
+    """A status section no active plugin provides (its plugin is disabled or failed)."""
     settings = ls.settings
+    why = f"no active plugin provides status.{section}; butler.plugins.list says why"
     if section == "worker":
-        return {"state": "not started", "reason": "no plugin runs a worker in this version"}
+        return {"state": "not started", "reason": why}
     if section == "queue":
         return {"backend": settings.queue.backend, "pending": 0, "state": "not started"}
     if section == "model":
         # The model's plugin owns the ``model`` section; its name is shown if it is known.
         name = getattr(settings.section("model"), "name", None)
         return {"name": name, "loaded": False, "state": "not started"}
-    return {"available": False, "reason": "no plugin provides audio input in this version"}
+    return {"available": False, "reason": why}
