@@ -17,11 +17,11 @@ from typing import Any
 
 
 class StdioServer:
-    """butler-ls in a subprocess, spoken to with JSON-RPC frames."""
+    """butler-ls (or ``argv``) in a subprocess, spoken to with JSON-RPC frames."""
 
-    def __init__(self, env: dict[str, str]) -> None:
+    def __init__(self, env: dict[str, str], argv: list[str] | None = None) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "butler_ls"],
+            argv or [sys.executable, "-m", "butler_ls"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

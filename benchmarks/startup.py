@@ -1,4 +1,5 @@
-"""Start-up figures of butler-ls: spawn to initialize answer, idle memory, heavy imports.
+"""Start-up figures of butler-ls: spawn to initialize answer, idle memory, heavy imports,
+beside a bare pygls server with one command (_bare_pygls.py), runs alternating.
 
 Prints JSON. Runs the real server over stdio with a minimal hand-written LSP client so
 the client's own start-up is not counted. Usage: python benchmarks/startup.py [--runs N]
@@ -19,14 +20,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _lsp import StdioServer, isolated_env
 
 HEAVY = ("ctranslate2", "onnxruntime", "numpy", "faster_whisper")
+BARE = [sys.executable, "-P", str(Path(__file__).resolve().parent / "_bare_pygls.py")]
 
 
-def one_run(env: dict[str, str], root: Path) -> dict:
+def one_run(env: dict[str, str], root: Path, bare: bool = False) -> dict:
     start = time.perf_counter()
-    server = StdioServer(env)
+    server = StdioServer(env, BARE if bare else None)
     server.initialize(root)
     initialize_ms = (time.perf_counter() - start) * 1000
-    server.command("butler.status")
+    server.command("bare.hello" if bare else "butler.status")
     time.sleep(1.0)  # idle, as an editor leaves it
     pid = server.proc.pid
     rss_mb = _rss_mb(pid)
@@ -55,9 +57,14 @@ def main() -> None:
         root = Path(tmp) / "workspace"
         root.mkdir()
         one_run(env, root)  # warm the OS file cache, as any second start would be
-        runs = [one_run(env, root) for _ in range(args.runs)]
+        one_run(env, root, bare=True)
+        runs, bare = [], []
+        for _ in range(args.runs):
+            runs.append(one_run(env, root))
+            bare.append(one_run(env, root, bare=True))
     init = [r["initialize_ms"] for r in runs]
     rss = [r["rss_mb"] for r in runs]
+    bare_init = statistics.median(r["initialize_ms"] for r in bare)
     print(
         json.dumps(
             {
@@ -68,7 +75,12 @@ def main() -> None:
                 "idle_rss_mb_median": round(statistics.median(rss), 1),
                 "idle_rss_mb_max": round(max(rss), 1),
                 "heavy_modules_loaded": sorted({h for r in runs for h in r["heavy"]}),
-                "targets": {"initialize_ms_median": 400, "idle_rss_mb": 60},
+                "bare_pygls_initialize_ms_median": round(bare_init, 1),
+                "bare_pygls_idle_rss_mb_median": round(
+                    statistics.median(r["rss_mb"] for r in bare), 1
+                ),
+                "ratio_to_bare_pygls": round(statistics.median(init) / bare_init, 2),
+                "targets": {"ratio_to_bare_pygls": 1.3, "idle_rss_mb": 60},
                 "python": sys.version.split()[0],
             },
             indent=2,
