@@ -267,7 +267,7 @@ class Microphone:
             logger.warning("the microphone dropped audio %d times (overflow)", self._overflows)
 
 
-def probe(spec: str | int | None) -> dict[str, Any]:
+def microphone_status(spec: str | int | None) -> dict[str, Any]:
     """``butler.status``'s audio section: the device ``spec`` selects, or why there is none."""
     try:
         device = find_input_device(spec)
@@ -277,7 +277,7 @@ def probe(spec: str | int | None) -> dict[str, Any]:
 
 
 def _main() -> None:
-    """``python -P audio_input.py [DEVICE]``: print ``probe`` as JSON.
+    """``python -P audio_input.py [DEVICE]``: print ``microphone_status`` as JSON.
 
     The server asks this way: PortAudio then never loads into its memory before dictation
     (about 20 MB with the sound server's libraries), and a broken sound setup that makes
@@ -287,7 +287,7 @@ def _main() -> None:
     import sys
 
     spec = sys.argv[1] if len(sys.argv) > 1 else None
-    print(json.dumps(probe(spec)))
+    print(json.dumps(microphone_status(spec)))
 
 
 if __name__ == "__main__":

@@ -98,7 +98,7 @@ def test_missing_portaudio_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(builtins, "__import__", no_portaudio)
     with pytest.raises(AudioInputError, match=r"PortAudio is not available.*libportaudio2"):
         audio_input.portaudio()
-    assert audio_input.probe(None)["available"] is False
+    assert audio_input.microphone_status(None)["available"] is False
 
 
 def test_a_44k_stereo_microphone_becomes_16k_mono():
