@@ -27,8 +27,9 @@ from butler_ls.plugin_api import (
     to_wire,
 )
 
+from .requests import Pcm, Transcript, TranscriptionRequest
 from .settings import ModelSettings, TranscriberSettings
-from .subtitles import Segment, normalize_format, render
+from .subtitles import normalize_format, render
 
 logger = logging.getLogger(__name__)
 
@@ -61,37 +62,45 @@ class TranscribeFileArguments:
 
 
 class Transcriber:
-    """The ``speech.transcribe`` capability: send audio to the worker, get text back."""
+    """The ``speech.transcribe`` capability: send audio to the worker, get text back.
+
+    Plugins never import each other: a consumer builds its request with ``Request`` (and
+    ``Pcm``) from here, and reads the ``Transcript`` it gets back.
+    """
+
+    Request = TranscriptionRequest
+    Pcm = Pcm
+    Transcript = Transcript
 
     def __init__(self, plugin: TranscriberPlugin) -> None:
         self._plugin = plugin
 
     async def transcribe(
         self,
-        audio: dict[str, Any],
+        request: TranscriptionRequest,
         *,
-        priority: str = "interactive",
-        language: str | None = None,
-        prompt: str = "",
-        vocabulary: list[str] | None = None,
         on_event: Any = None,
         job_id: str | None = None,
-    ) -> dict[str, Any]:
-        """Transcribe ``audio`` ({"path"}, {"audio": bytes} or {"pcm": {...}})."""
+    ) -> Transcript:
+        """Transcribe ``request``'s audio with the current ``model.*`` settings."""
+        if not isinstance(request, TranscriptionRequest):
+            raise TypeError(
+                f"speech.transcribe takes a TranscriptionRequest (the capability's Request), "
+                f"not a {type(request).__name__}"
+            )
         jobs = self._plugin.ctx.require("queue.jobs")
-        payload = {
-            **audio,
-            "model": to_wire(self._plugin.ctx.settings)["model"],
-            "language": language,
-            "prompt": prompt,
-            "vocabulary": vocabulary or [],
-        }
+        request = attrs.evolve(request, model=to_wire(self._plugin.ctx.settings)["model"])
         try:
-            return await jobs.submit(
-                "transcribe", payload, priority=priority, on_event=on_event, job_id=job_id
+            result = await jobs.submit(
+                "transcribe",
+                request.to_wire(),
+                priority=request.priority,
+                on_event=on_event,
+                job_id=job_id,
             )
         except jobs.Error as exc:
             raise ButlerError(str(exc)) from None
+        return Transcript.from_wire(result)
 
 
 class TranscriberPlugin(Plugin):
@@ -151,13 +160,10 @@ class TranscriberPlugin(Plugin):
                     inserted.append(piece)
 
         await progress.begin()
-        canceller = asyncio.ensure_future(self._cancel_when_asked(progress, job_id))
+        canceller = self.ctx.run_task(self._cancel_when_asked(progress, job_id), "cancel-watch")
         try:
             result = await self.transcriber.transcribe(
-                await self._audio_payload(path),
-                priority="batch",
-                language=args.language,
-                vocabulary=None,
+                await self._audio_request(path, language=args.language, priority="batch"),
                 on_event=on_event,
                 job_id=job_id,
             )
@@ -171,16 +177,11 @@ class TranscriberPlugin(Plugin):
             if anchor is not None:
                 anchor.detach()
             await progress.end()
-        segments = [Segment(**s) for s in result["segments"]]
+        segments = list(result.segments)
         answer = {
-            "text": result["text"],
-            "segments": result["segments"],
-            "language": result["language"],
-            "duration": result["duration"],
+            **result.to_wire(),
             "format": fmt,
-            "formatted": render(
-                segments, fmt, language=result["language"], duration=result["duration"]
-            ),
+            "formatted": render(segments, fmt, language=result.language, duration=result.duration),
         }
         if stopped:
             answer["warning"] = (
@@ -216,11 +217,11 @@ class TranscriberPlugin(Plugin):
             raise InvalidArguments(f"path: {path} is not a file", field="path")
         return path
 
-    async def _audio_payload(self, path: Path) -> dict[str, Any]:
+    async def _audio_request(self, path: Path, **options: Any) -> TranscriptionRequest:
         # A local worker reads the file itself (and streams it). Through Redis the file
         # is streamed into Redis in pieces, so it must fit there: refused before any read.
         if self.ctx.settings.queue.backend != "redis":
-            return {"path": str(path)}
+            return TranscriptionRequest(path=str(path), **options)
         limit = self.max_file_mb()
         size = (await asyncio.to_thread(path.stat)).st_size
         if size > limit * MB:
@@ -231,7 +232,7 @@ class TranscriberPlugin(Plugin):
                 f"sqlite queue, whose worker reads the file in place",
                 field="path",
             )
-        return {"upload": str(path)}
+        return TranscriptionRequest.of_file(path, **options)
 
     def max_file_mb(self) -> float:
         """``transcriber.maxFileMb``: the largest file sent through Redis (a positive number)."""

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from .segmenter import SAMPLE_RATE
-from .utterance_jobs import context, pcm_payload
+from .utterance_jobs import audio_request, context, settled
 from .voice_commands import interpret
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ class Speculation:
     """Where the speech it holds ended; the utterance must end there too to use it."""
     job_id: str
     task: asyncio.Task[Any]
+    """Gives the transcript, or the ButlerError that stopped it (``settled``)."""
     marks: dict[str, float]
     """When its job started and ended."""
 
@@ -102,10 +103,10 @@ class Lookahead:
         job_id = f"{session.job_id(index)}-s{self._count}"
         marks: dict[str, float] = {}
         speech_seconds = voiced_until - segmenter.utterance_start
-        task = asyncio.get_running_loop().create_task(
-            session.transcribe(pcm, speech_seconds, job_id, marks)
+        # Not in the spool yet (the utterance has not ended): its samples travel, once.
+        task = session.ctx.run_task(
+            settled(session.transcribe(pcm, speech_seconds, job_id, marks)), job_id
         )
-        task.add_done_callback(_retrieve)
         self.speculation = Speculation(index, voiced_until, job_id, task, marks)
 
     def _drop(self, speculation: Speculation) -> None:
@@ -129,31 +130,30 @@ class Lookahead:
         if seconds < 1.0 or seconds - self._partial_at < PARTIAL_EVERY:
             return
         self._partial_at = seconds
-        self._partial_job = asyncio.get_running_loop().create_task(
-            self._partial(pcm, session.emitted)
+        self._partial_job = session.ctx.run_task(
+            self._partial(pcm, session.emitted), f"{session.job_id(session.emitted)}-partial"
         )
 
     async def _partial(self, pcm: bytes, utterance: int) -> None:
         session = self.session
         try:
-            result = await session.ctx.require("speech.transcribe").transcribe(
-                # Greedy and without the model's own VAD: twice as fast, good enough to show.
-                {**pcm_payload(pcm), "beamSize": 1, "vad": False},
+            speech = session.ctx.require("speech.transcribe")
+            request = audio_request(
+                speech,
+                pcm,
                 priority="interactive",
                 language=session.language,
                 prompt=context(session.text),
+                # Greedy and without the model's own VAD: twice as fast, good enough to show.
+                beam_size=1,
+                vad=False,
             )
+            result = await speech.transcribe(request)
             if session.emitted == utterance and not session.cancelled:
-                session.partial = interpret(result.get("text", ""), session.rules).text
+                session.partial = interpret(result.text, session.rules).text
         except Exception as exc:
             logger.debug("provisional text failed: %s", exc)
         finally:
             self._partial_job = None
             if session.emitted != utterance:
                 self._partial_at = 0.0
-
-
-def _retrieve(task: asyncio.Task[Any]) -> None:
-    """Mark a dropped speculation's outcome as seen (its error or cancellation is expected)."""
-    if not task.cancelled():
-        task.exception()

@@ -9,9 +9,10 @@ import asyncio
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .settings import model_language, model_vocabulary
+from .utterance_jobs import audio_request
 from .voice_commands import Rules, interpret, join
 
 if TYPE_CHECKING:
@@ -68,14 +69,16 @@ async def recover_session(
     vocabulary = model_vocabulary(ctx.settings)
     text = ""
     for item in sorted(items, key=lambda item: item.index):
-        pcm = await asyncio.to_thread(spool.read_pcm, item)
-        result: dict[str, Any] = await speech.transcribe(
-            {"pcm": {"data": pcm, "sampleRate": 16000, "channels": 1, "format": "s16le"}},
+        # The spooled WAV by reference, as a live session sends it: stored once.
+        request = audio_request(
+            speech,
+            item.path,
             priority="interactive",
             language=model_language(ctx.settings),
             prompt=text[-200:],
         )
-        piece = interpret(result.get("text", ""), voice_commands, keep=vocabulary)
+        result = await speech.transcribe(request)
+        piece = interpret(result.text, voice_commands, keep=vocabulary)
         text += join(text, piece.text, keep=vocabulary)
     text = text.strip()
     if text:

@@ -4,6 +4,7 @@ a session feeds its lookahead; each imports only the role it uses, never the oth
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -12,6 +13,25 @@ if TYPE_CHECKING:
     from .segmenter import Segmenter
     from .spool import Spool
     from .voice_commands import Rules
+
+
+class Transcribed(Protocol):
+    """What voice_input reads of the transcriber's ``Transcript``."""
+
+    text: str
+
+
+class Speech(Protocol):
+    """The ``speech.transcribe`` capability as voice_input uses it (the transcriber's
+    ``Transcriber``): plugins never import each other, so the request's class comes from it."""
+
+    Request: Any
+    """``TranscriptionRequest``: ``of_wav(path, ...)``, ``of_samples(pcm, ...)``."""
+
+    async def transcribe(
+        self, request: Any, *, on_event: Any = None, job_id: str | None = None
+    ) -> Transcribed:
+        """Run ``request`` in the worker; ButlerError when it fails."""
 
 
 class LiveSession(Protocol):
@@ -46,9 +66,10 @@ class LiveSession(Protocol):
         """The queue job id of utterance ``index``."""
 
     async def transcribe(
-        self, pcm: bytes, speech_seconds: float, job_id: str, marks: dict[str, float]
-    ) -> dict[str, Any]:
-        """One utterance's job; ``marks`` gets when it started and ended."""
+        self, audio: bytes | Path, speech_seconds: float, job_id: str, marks: dict[str, float]
+    ) -> Transcribed:
+        """One utterance's job (its spooled WAV, or samples not spooled yet); ``marks`` gets
+        when it started and ended."""
 
 
 class SessionOwner(Protocol):

@@ -21,11 +21,13 @@ from .lookahead import Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
 from .settings import model_language, model_vocabulary
 from .timing import Timing
-from .utterance_jobs import command_phrases, transcribe_utterance
+from .utterance_jobs import command_phrases, settled, transcribe_utterance
 from .voice_commands import interpret, join
 
 if TYPE_CHECKING:
-    from .roles import SessionOwner
+    from pathlib import Path
+
+    from .roles import SessionOwner, Transcribed
     from .sources import Source
     from .spool import SpooledUtterance
 
@@ -202,15 +204,18 @@ class DictationSession:
             self._job_ids[utterance.index] = speculation.job_id
         else:
             timing.marks = {}
-            self._job_ids[utterance.index] = self.job_id(utterance.index)
-            self._jobs[utterance.index] = self._loop.create_task(
-                self.transcribe(
-                    utterance.pcm,
-                    utterance.spoken_end - utterance.start,
-                    self.job_id(utterance.index),
-                    timing.marks,
+            job_id = self.job_id(utterance.index)
+            self._job_ids[utterance.index] = job_id
+            # The spooled WAV is the utterance's one copy: the job refers to it. Only when
+            # the spool failed do the samples travel themselves.
+            audio = spooled.path if spooled is not None else utterance.pcm
+            self._jobs[utterance.index] = self.ctx.run_task(
+                settled(
+                    self.transcribe(
+                        audio, utterance.spoken_end - utterance.start, job_id, timing.marks
+                    )
                 ),
-                name=f"dictation-{self.id}-{utterance.index}",
+                job_id,
             )
         self._wake.set()
 
@@ -238,13 +243,14 @@ class DictationSession:
         return f"dictation-{self.id}-{index}"
 
     async def transcribe(
-        self, pcm: bytes, speech_seconds: float, job_id: str, marks: dict[str, float]
-    ) -> dict[str, Any]:
-        """One utterance's job; ``marks`` gets when it started and ended, for the figures."""
+        self, audio: bytes | Path, speech_seconds: float, job_id: str, marks: dict[str, float]
+    ) -> Transcribed:
+        """One utterance's job (its spooled WAV, or samples not spooled yet); ``marks`` gets
+        when it started and ended, for the figures."""
         speech = self.ctx.require("speech.transcribe")
         return await transcribe_utterance(
             speech,
-            pcm,
+            audio,
             speech_seconds,
             job_id=job_id,
             marks=marks,
@@ -287,17 +293,17 @@ class DictationSession:
             if not self.cancelled:
                 raise
             result = None
-        except ButlerError as exc:
+        if isinstance(result, ButlerError):
             # Kept in the spool: it is transcribed into the daily note on a later start.
-            logger.warning("dictation %s: utterance %d not transcribed: %s", self.id, index, exc)
+            logger.warning("dictation %s: utterance %d not transcribed: %s", self.id, index, result)
             self.failed.append(index)
             self.message = (
-                f"an utterance could not be transcribed ({exc}); its audio is kept and goes "
+                f"an utterance could not be transcribed ({result}); its audio is kept and goes "
                 "to today's note under 'Recovered dictation' when Butler next starts"
             )
             result = None
         if result is not None and not self.cancelled:
-            await self._place(result.get("text", ""))
+            await self._place(result.text)
             timing.applied = time.monotonic()
             self.timings.append(timing)
             if spooled is not None:

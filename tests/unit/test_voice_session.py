@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import wave
 from types import SimpleNamespace
 
 import pytest
@@ -21,6 +22,7 @@ spool_module = load_plugin_module("voice_input", "spool")
 Spool = spool_module.Spool
 rules_for = load_plugin_module("voice_input", "voice_commands").rules_for
 lookahead_module = load_plugin_module("voice_input", "lookahead")
+requests_module = load_plugin_module("transcriber", "requests")
 URI = "file:///draft.md"
 
 
@@ -67,16 +69,20 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
     """A session whose "worker" answers utterance n after a delay with a given text."""
     notes: list[str] = []
     prompts: list[str] = []
+    requests: list = []
 
     class Speech:
-        async def transcribe(self, audio, *, prompt="", **_):
-            index = int(audio["pcm"]["data"].decode())
-            prompts.append(prompt)
+        Request = requests_module.TranscriptionRequest
+
+        async def transcribe(self, request, **_):
+            requests.append(request)
+            index = int(samples_of(request).decode())
+            prompts.append(request.prompt)
             delay, text = transcripts[index]
             await asyncio.sleep(delay)
             if text.startswith("!"):
                 raise ButlerError(text[1:])
-            return {"text": text}
+            return requests_module.Transcript(text=text)
 
     class Notes:
         async def append(self, text, **_):
@@ -101,14 +107,23 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
     plugin.spool.open_session("s1", {})
     anchor = Anchor(editor, URI, None)
     session = session_module.DictationSession(plugin, "s1", Source(), anchor, Segmenter())
+    session.requests = requests  # what went to speech.transcribe, for the tests that look
     return session, notes, prompts
+
+
+def samples_of(request) -> bytes:
+    """The samples a request carries: in memory, or in the spooled WAV it refers to."""
+    if isinstance(request.upload, bytes):
+        return request.upload
+    with wave.open(request.upload, "rb") as wav:
+        return wav.readframes(wav.getnframes())
 
 
 def feed(session, index: int, seconds: float = 3.0) -> None:
     """Hand the session an utterance as the pump thread would (spooled first)."""
     utterance = SimpleNamespace(
         index=index,
-        pcm=str(index).encode(),
+        pcm=str(index).encode().ljust(4),  # whole 16-bit samples: the spool keeps those
         start=0.0,
         end=seconds,
         spoken_end=seconds,
@@ -267,3 +282,24 @@ async def test_a_pause_starts_the_transcription_early(tmp_path, more_speech: boo
     assert editor.document.source == "Early bird."
     assert len(prompts) == jobs
     assert answer["utterances"][0]["speculative"] is not more_speech
+
+
+async def test_a_spooled_utterance_goes_by_reference_and_one_not_spooled_as_samples(tmp_path):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0, "Kept."), 1: (0, "From memory.")})
+    await session.start()
+    await asyncio.to_thread(feed, session, 0)
+    await asyncio.sleep(0.05)
+    first = session.requests[0]
+    assert first.upload == str(tmp_path / "spool" / "s1" / "000000.wav") and first.pcm.wav
+    assert first.vad is False and first.priority == "interactive"
+
+    def full(*_args, **_kwargs):
+        raise spool_module.SpoolError("cannot use the dictation spool at /x: disk full")
+
+    session.plugin.spool.put = full
+    await asyncio.to_thread(feed, session, 1)
+    answer = await finish(session)
+    second = session.requests[1]
+    assert second.upload == b"1   " and not second.pcm.wav
+    assert answer["text"] == "Kept. From memory."
