@@ -59,7 +59,9 @@ def forged_envelope(job_id: str, reply_to: str = "srv-elsewhere-1-abc") -> dict:
 
 
 def huey_message(envelope: dict) -> Message:
-    return Message(f"huey-{envelope['job_id']}", "butler.run_job", None, 0, 0, 100, (envelope,), {})
+    """A queue message for the job (it names the job; its record holds the envelope)."""
+    job_id = envelope["job_id"]
+    return Message(f"huey-{job_id}", "butler.run_job", None, 0, 0, 100, (job_id,), {})
 
 
 def data_dir(butler_env: dict[str, str]) -> Path:
