@@ -16,7 +16,14 @@ from butler_ls.lsp.editing import Anchor, DocumentClosed, EditRefused, Span, wor
 from butler_ls.lsp.positions import client_position
 from butler_ls.lsp.progress import Progress
 from butler_ls.util.audio_format import SAMPLE_RATE
-from butler_ls.util.config import Settings, between, section_of, setting, to_wire
+from butler_ls.util.config import (
+    Settings,
+    between,
+    section_of,
+    setting,
+    to_wire,
+    wire_form,
+)
 from butler_ls.util.errors import (
     ButlerError,
     CapabilityMissing,
@@ -89,5 +96,6 @@ __all__ = [
     "shorten",
     "to_wire",
     "update_file",
+    "wire_form",
     "workspace_edit",
 ]

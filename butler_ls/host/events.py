@@ -13,7 +13,7 @@ from typing import Any
 
 import blinker
 
-from butler_ls.host import tasks
+from butler_ls.util import tasks
 
 __all__ = [
     "bind_loop",
@@ -162,7 +162,7 @@ def emit(
 
     Returns ``(receiver, return value)`` for the receivers that did not raise. An async
     receiver is not awaited: its coroutine becomes a task of the process's task runner
-    (:func:`butler_ls.host.tasks.default_runner`, the server's) on the running loop of this
+    (:func:`butler_ls.util.tasks.default_runner`, the server's) on the running loop of this
     thread, else on the loop given to :func:`bind_loop`, and the task (or concurrent
     future) is its return value; its failure is logged when it finishes. With no loop at
     all the coroutine is closed with a warning and the value is ``None``. Order between

@@ -21,7 +21,6 @@ from butler_ls.host import events
 from butler_ls.host.capabilities import CapabilityRegistry
 from butler_ls.host.hosting import CompletionProvider
 from butler_ls.host.manager import PluginManager
-from butler_ls.host.tasks import TaskRunner, set_default_runner
 from butler_ls.lsp.command_table import CommandTable
 from butler_ls.lsp.core_commands import register_core_commands
 from butler_ls.lsp.protocol import ButlerProtocol
@@ -30,6 +29,7 @@ from butler_ls.util.config import Settings, SettingsSources, load_settings_file,
 from butler_ls.util.log import LspLogHandler
 from butler_ls.util.paths import Paths, builtin_plugins_dir
 from butler_ls.util.processes import pid_alive
+from butler_ls.util.tasks import TaskRunner, set_default_runner
 
 logger = logging.getLogger(__name__)
 

@@ -23,6 +23,7 @@ import attrs
 
 from butler_ls.queue.board import JobBoard
 from butler_ls.queue.jobs import Envelope, Message, Priority
+from butler_ls.util import tasks
 
 logger = logging.getLogger(__name__)
 
@@ -200,7 +201,9 @@ class JobClient:
                 for message in messages:
                     if self._stop.is_set():
                         return
-                    applied = asyncio.run_coroutine_threadsafe(self._deliver(message), self.loop)
+                    applied = tasks.default_runner().spawn_threadsafe(
+                        self.loop, self._deliver(message), f"deliver {message.job_id}"
+                    )
                     applied.result()
                     self.board.ack(self.owner, [message.seq])
                     if message.kind in ("final", "error"):

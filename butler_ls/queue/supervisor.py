@@ -21,8 +21,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from butler_ls.host import tasks
 from butler_ls.queue.board import JobBoard
+from butler_ls.util import tasks
 from butler_ls.util.processes import neutral_cwd, pid_alive, python_command
 
 logger = logging.getLogger(__name__)

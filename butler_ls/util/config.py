@@ -322,25 +322,26 @@ def _same_kind(value: Any, default: Any) -> bool:
     return isinstance(value, type(default))
 
 
+def wire_form(value: Any) -> Any:
+    """A settings object (or one section) as JSON with camelCase keys."""
+    if attrs.has(type(value)):
+        return {camel(f.name): wire_form(getattr(value, f.name)) for f in attrs.fields(type(value))}
+    if isinstance(value, list | tuple):
+        return [wire_form(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: wire_form(v) for k, v in value.items()}
+    return value
+
+
 def to_wire(settings: Settings) -> dict[str, Any]:
     """The settings as the camelCase ``butler`` object (for status and docs): the core's
     sections, then each plugin's, as a user writes them."""
-
-    def convert(obj: Any) -> Any:
-        if attrs.has(type(obj)):
-            return {camel(f.name): convert(getattr(obj, f.name)) for f in attrs.fields(type(obj))}
-        if isinstance(obj, list | tuple):
-            return [convert(v) for v in obj]
-        if isinstance(obj, Mapping):
-            return {k: convert(v) for k, v in obj.items()}
-        return obj
-
     wire = {
-        camel(f.name): convert(getattr(settings, f.name))
+        camel(f.name): wire_form(getattr(settings, f.name))
         for f in attrs.fields(Settings)
         if f.name != "sections"
     }
-    wire.update({name: convert(value) for name, value in settings.sections.items()})
+    wire.update({name: wire_form(value) for name, value in settings.sections.items()})
     return wire
 
 

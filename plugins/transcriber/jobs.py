@@ -13,12 +13,14 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from butler_ls.plugin_api import section_of
 from butler_ls.util.audio_decode import decode, decode_pcm, probe
 from butler_ls.util.errors import ButlerError
 
 from .engine import ENGINE, Options, windows
 from .models import resolve_model
 from .requests import Pcm, Transcript, TranscriptionRequest
+from .settings import ModelSettings
 from .subtitles import Segment
 
 if TYPE_CHECKING:
@@ -50,16 +52,18 @@ def transcribe(ctx: JobContext, payload: dict[str, Any]) -> dict[str, Any]:
 
 
 def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Transcript:
-    settings = request.model
-    spec = resolve_model(settings.get("name"))
+    # The server's model.* section, checked again here against the same class (a worker on
+    # another machine may run a different Butler): a bad value falls back to its default.
+    settings = section_of(ModelSettings, request.model, "butler.model", [])
+    spec = resolve_model(settings.name)
 
     def loading() -> None:
         ctx.partial({"type": "model", "state": "loading", "name": spec.name})
 
     model = ENGINE.model(
         spec,
-        device=settings.get("device", "auto"),
-        compute_type=settings.get("computeType", "auto"),
+        device=settings.device,
+        compute_type=settings.compute_type,
         threads=ctx.threads,
         on_loading=loading,
         any_threads=request.priority == "interactive",
@@ -67,10 +71,10 @@ def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Trans
     source: Any = request.data if request.path is None else request.path
     audio = None if request.pcm is None else _samples(source, request.pcm)
     options = Options(
-        language=request.language or settings.get("language"),
+        language=request.language or settings.language,
         beam_size=request.beam_size,
         vad=request.vad,
-        vocabulary=list(settings.get("vocabulary") or []) + list(request.vocabulary),
+        vocabulary=[*settings.vocabulary, *request.vocabulary],
         prompt=request.prompt,
     )
 

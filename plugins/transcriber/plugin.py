@@ -24,7 +24,7 @@ from butler_ls.plugin_api import (
     PositionArgument,
     Progress,
     atomic_write,
-    to_wire,
+    wire_form,
 )
 
 from .requests import Pcm, Transcript, TranscriptionRequest
@@ -89,7 +89,8 @@ class Transcriber:
                 f"not a {type(request).__name__}"
             )
         jobs = self._plugin.ctx.require("queue.jobs")
-        request = attrs.evolve(request, model=to_wire(self._plugin.ctx.settings)["model"])
+        model = self._plugin.ctx.settings.get(ModelSettings)
+        request = attrs.evolve(request, model=wire_form(model))
         try:
             result = await jobs.submit(
                 "transcribe",

@@ -20,7 +20,7 @@ from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 from .lookahead import Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
 from .settings import model_language, model_vocabulary
-from .timing import Timing
+from .timing import Timing, heard_at
 from .utterance_jobs import command_phrases, settled, transcribe_utterance
 from .voice_commands import interpret, join
 
@@ -165,7 +165,7 @@ class DictationSession:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _spool(self, utterance: Utterance) -> None:
-        timing = Timing(utterance.index, spoken_end=self._wall_time(utterance.spoken_end))
+        timing = Timing(utterance.index, spoken_end=heard_at(self._arrivals, utterance.spoken_end))
         timing.cut = time.monotonic()
         timing.duration = utterance.duration
         context = {"target": self.target, "uri": self.anchor.uri if self.anchor else None}
@@ -178,13 +178,6 @@ class DictationSession:
             self._loop.call_soon_threadsafe(self.ctx.show_warning, self.message)
         timing.spooled = time.monotonic()
         self._loop.call_soon_threadsafe(self._utterance_ready, spooled, utterance, timing)
-
-    def _wall_time(self, stream_seconds: float) -> float:
-        """When the audio at ``stream_seconds`` was heard (its chunk's arrival, less the rest)."""
-        for end, arrived in self._arrivals:
-            if end >= stream_seconds:
-                return arrived - (end - stream_seconds)
-        return time.monotonic()
 
     # --- the event loop side ---------------------------------------------------------------
 

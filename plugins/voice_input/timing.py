@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterable
 from typing import Any
 
 import attrs
@@ -51,3 +53,14 @@ class Timing:
             "speculative": self.speculative,
             **{key: round(value, 4) for key, value in ms.items()},
         }
+
+
+def heard_at(arrivals: Iterable[tuple[float, float]], stream_seconds: float) -> float:
+    """When the audio at ``stream_seconds`` was heard: its chunk's arrival, less the rest.
+
+    ``arrivals`` holds ``(stream seconds fed so far, monotonic arrival time)`` per chunk.
+    """
+    for end, arrived in arrivals:
+        if end >= stream_seconds:
+            return arrived - (end - stream_seconds)
+    return time.monotonic()

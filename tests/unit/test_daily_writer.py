@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from butler_ls.host.tasks import TaskRunner
 from butler_ls.util.errors import ButlerError, InvalidArguments
+from butler_ls.util.tasks import TaskRunner
 from tests.helpers import load_plugin_module
 
 journal_mod = load_plugin_module("daily_writer", "journal")

@@ -17,9 +17,9 @@ from lsprotocol import types
 
 from butler_ls.host.context import PluginContext
 from butler_ls.host.manifest import PluginManifest
-from butler_ls.host.tasks import TaskRunner
 from butler_ls.lsp import server as server_mod
 from butler_ls.util.paths import Paths
+from butler_ls.util.tasks import TaskRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 PRIVATE = "dear diary, the launch code is 0000"
@@ -122,7 +122,7 @@ async def test_close_does_not_hang_on_a_task_that_ignores_cancel(caplog):
     runner.spawn(stubborn(), "stubborn")
     await asyncio.sleep(0)
     began = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="butler_ls.host.tasks"):
+    with caplog.at_level(logging.WARNING, logger="butler_ls.util.tasks"):
         await runner.close(timeout=0.2)
     assert time.monotonic() - began < 2
     assert any("stubborn" in r.getMessage() for r in caplog.records)
@@ -188,9 +188,9 @@ async def test_server_shutdown_with_a_pending_plugin_task_does_not_hang(
 
 
 def test_no_background_task_is_created_outside_the_runner():
-    """Every task goes through butler_ls/host/tasks.py, so each one is owned and logged."""
-    pattern = re.compile(r"\b(create_task|ensure_future)\(")
-    runner_module = ROOT / "butler_ls" / "host" / "tasks.py"
+    """Every task goes through butler_ls/util/tasks.py, so each one is owned and logged."""
+    pattern = re.compile(r"\b(create_task|ensure_future|run_coroutine_threadsafe)\(")
+    runner_module = ROOT / "butler_ls" / "util" / "tasks.py"
     offenders = []
     for folder in (ROOT / "butler_ls", ROOT / "plugins"):
         for path in sorted(folder.rglob("*.py")):
