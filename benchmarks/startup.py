@@ -34,6 +34,7 @@ def one_run(env: dict[str, str], root: Path, bare: bool = False) -> dict:
     rss_mb = _rss_mb(pid)
     maps = Path(f"/proc/{pid}/maps").read_text()
     server.close()
+    time.sleep(1.0)  # what the status call started (the microphone probe) ends before the next run
     return {
         "initialize_ms": initialize_ms,
         "rss_mb": rss_mb,

@@ -18,11 +18,13 @@ from butler_ls import __version__
 CORE_COMMANDS = ("worker", "doctor")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser (separate so docs and tests can inspect it)."""
+def build_parser(commands: bool = True) -> argparse.ArgumentParser:
+    """The argument parser (separate so docs and tests can inspect it); without
+    ``commands``, the server's options only (no tool is imported to build it)."""
     parser = argparse.ArgumentParser(
         prog="butler-ls",
         description="Butler, the voice-and-notes assistant for your editor: a language server.",
+        add_help=commands,  # --help shows the tools: it takes the full parser
     )
     parser.add_argument("--version", action="version", version=f"butler-ls {__version__}")
     parser.add_argument(
@@ -44,21 +46,24 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="level of the log file in the data folder (default: INFO)",
     )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    worker = commands.add_parser(
+    if not commands:
+        parser.set_defaults(command=None)
+        return parser
+    tools = parser.add_subparsers(dest="command", metavar="COMMAND")
+    worker = tools.add_parser(
         "worker", help="run the transcription worker (the server starts one itself)"
     )
     from butler_ls.queue.worker import add_arguments
 
     add_arguments(worker)
-    doctor = commands.add_parser(
+    doctor = tools.add_parser(
         "doctor", help="check microphone, model, queue, worker and folders, and say what to fix"
     )
     from butler_ls.doctor.main import add_arguments as doctor_arguments
 
     doctor_arguments(doctor)
     for name, (help_text, setup, run) in plugin_tools().items():
-        tool = commands.add_parser(name, help=help_text)
+        tool = tools.add_parser(name, help=help_text)
         setup(tool)
         tool.set_defaults(run_tool=run)
     return parser
@@ -136,8 +141,14 @@ def _port(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``butler-ls`` executable."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    # The server (no COMMAND) starts without building the tools' parsers: those import
+    # the worker, the doctor and every plugin's command-line code.
+    parser = build_parser(commands=False)
+    args, rest = parser.parse_known_args(argv)
+    if rest or "-h" in argv or "--help" in argv:
+        parser = build_parser()
+        args = parser.parse_args(argv)
     if args.command == "worker":
         from butler_ls.queue.worker import main as worker_main
         from butler_ls.util.paths import keep_private
@@ -160,6 +171,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def serve(args: argparse.Namespace) -> int:
     """Run the language server until the client says exit."""
+    from butler_ls.util.startup import pause_collection
+
+    pause_collection()  # until the initialize answer: see util/startup.py
     from butler_ls.lsp.server import create_server
     from butler_ls.util.log import setup_logging
     from butler_ls.util.paths import Paths, keep_private

@@ -31,6 +31,7 @@ from butler_ls.host.manifest_problems import expected as _expected
 from butler_ls.host.manifest_problems import invalid as _invalid
 from butler_ls.host.manifest_problems import label as _label
 from butler_ls.host.manifest_problems import yaml_problem as _yaml_problem
+from butler_ls.util.config import SAFE_LOADER
 from butler_ls.util.errors import ManifestError
 
 MANIFEST_NAME = "plugin.yaml"
@@ -165,7 +166,7 @@ def load_manifest(path: Path, *, source: str = "path") -> PluginManifest:
         why = f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})"
         raise ManifestError(file, [("<file>", f"{why}; save it as UTF-8")]) from None
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         raise ManifestError(file, [("<yaml>", _yaml_problem(exc))]) from None
     except Exception as exc:

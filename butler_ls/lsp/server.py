@@ -29,12 +29,14 @@ from butler_ls.util.config import Settings, SettingsSources, load_settings_file,
 from butler_ls.util.log import LspLogHandler
 from butler_ls.util.paths import Paths, builtin_plugins_dir
 from butler_ls.util.processes import pid_alive
+from butler_ls.util.startup import resume_collection
 from butler_ls.util.tasks import TaskRunner, set_default_runner
 
 logger = logging.getLogger(__name__)
 
 SETTINGS_SECTION = "butler"
 SHUTDOWN_TASK_SECONDS = 2.0  # how long shutdown waits for cancelled background tasks
+AFTER_ANSWER_SECONDS = 0.05  # garbage collection resumes this long after the initialize answer
 
 
 class ButlerServer(ResilientLanguageServer):
@@ -167,6 +169,8 @@ def create_server(paths: Paths | None = None) -> ButlerServer:
             _expose_completion(ls)
         if params.process_id:
             ls.run_task(_watch_parent(ls, params.process_id), name="watch-parent")
+        # Once the answer is written (it goes out when this handler returns).
+        loop.call_later(AFTER_ANSWER_SECONDS, resume_collection)
 
     @ls.feature(types.INITIALIZED)
     async def initialized(ls: ButlerServer, params: types.InitializedParams) -> None:

@@ -24,6 +24,9 @@ from butler_ls.util.setting_types import kind_of, type_problem
 
 T = typing.TypeVar("T")
 
+SAFE_LOADER: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""YAML's safe loader, in C (libyaml) where PyYAML has it: ten times faster than Python's."""
+
 Check = typing.Callable[[Any], "str | None"]
 """A value check: None when the value is fine, else what is wrong (``must be ...``)."""
 
@@ -187,7 +190,7 @@ def load_settings_file(path: Path) -> tuple[dict[str, Any], list[str]]:
     except (OSError, UnicodeDecodeError) as exc:
         return {}, [f"{path}: cannot read the settings file ({exc}); using the defaults"]
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=SAFE_LOADER)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -34,6 +34,10 @@ logger = logging.getLogger(__name__)
 
 
 ADOPT_SECONDS = 5.0
+OPEN_AFTER_SECONDS = 0.5
+"""The queue opens when the editor says ``initialized``, or at the latest this long after
+activation: opening imports and reads on the queue's threads, which would hold up the
+initialize answer (one interpreter lock)."""
 STATUS_WAIT = 0.5
 """How long a status answer waits for the job board before it answers what it last knew."""
 OPENING_SLOW = 2.0  # status says "opening" once opening the queue took this long
@@ -172,6 +176,8 @@ class TaskQueuePlugin(Plugin):
         ctx.provide("status.worker", self.worker_status)
         ctx.provide("status.queue", self.queue_status)
         ctx.command("butler.queue.status", self.queue_status_command)
+        self._initialized = asyncio.Event()
+        ctx.connect(events.initialized, lambda sender, **kwargs: self._initialized.set())
         ctx.run_task(self._open(), "open-queue")
 
     def _last_known(self, read: Any, initial: Any) -> LastKnown:
@@ -184,6 +190,8 @@ class TaskQueuePlugin(Plugin):
         )
 
     async def _open(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._initialized.wait(), OPEN_AFTER_SECONDS)
         try:
             board = await self.calls.run(self._make_board)
             if self._closing:
