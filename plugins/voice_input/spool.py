@@ -24,7 +24,7 @@ from butler_ls.util.errors import ButlerError
 from butler_ls.util.processes import pid_alive
 from butler_ls.util.safe_write import fsync_folder, replace_durably
 
-if TYPE_CHECKING:  # the worker reads the spool without loading the voice detector
+if TYPE_CHECKING:  # the voice detector loads when dictation starts, not with the spool
     from .segmenter import Utterance
 
 __all__ = ["SESSION_FILE", "Spool", "SpoolError", "SpooledUtterance", "pid_alive"]
