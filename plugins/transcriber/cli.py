@@ -11,7 +11,7 @@ import argparse
 import os
 import sys
 
-from butler_ls.util.errors import ButlerError
+from butler_ls.job_api import ButlerError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -41,9 +41,14 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from butler_ls.util.audio_decode import decode, probe
-    from butler_ls.util.config import expand_dotted, load_settings_file, section_of
-    from butler_ls.util.paths import Paths
+    from butler_ls.job_api import (
+        Paths,
+        decode,
+        expand_dotted,
+        load_settings_file,
+        section_of,
+    )
+    from butler_ls.job_api import probe_audio as probe
 
     from .engine import ENGINE, Options, windows
     from .models import resolve_model

@@ -24,8 +24,7 @@ def check_model(
 
     ``quick``: only find the model, without loading it.
     """
-    from butler_ls.util.audio_decode import decode_all
-    from butler_ls.util.word_errors import wer
+    from butler_ls.plugin_api import decode_all, wer
 
     from .engine import ENGINE, Options, choose_device
     from .models import ModelError, resolve_model

@@ -14,8 +14,7 @@ from typing import Any
 
 import attrs
 
-from butler_ls.util.audio_format import SAMPLE_RATE
-from butler_ls.util.errors import ButlerError
+from butler_ls.job_api import SAMPLE_RATE, ButlerError
 
 from .models import ModelError, ModelSpec
 from .subtitles import Segment

@@ -13,9 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from butler_ls.plugin_api import section_of
-from butler_ls.util.audio_decode import decode, decode_pcm, probe
-from butler_ls.util.errors import ButlerError
+from butler_ls.job_api import ButlerError, decode, decode_pcm, section_of
+from butler_ls.job_api import probe_audio as probe
 
 from .engine import ENGINE, Options, windows
 from .models import resolve_model
@@ -24,7 +23,7 @@ from .settings import ModelSettings
 from .subtitles import Segment
 
 if TYPE_CHECKING:
-    from butler_ls.queue.tasks import JobContext
+    from butler_ls.job_api import JobContext
 
 
 def worker_status() -> dict[str, Any]:

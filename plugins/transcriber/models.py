@@ -11,7 +11,7 @@ from pathlib import Path
 
 import attrs
 
-from butler_ls.util.errors import ButlerError
+from butler_ls.job_api import ButlerError
 
 BUNDLED = "tiny.en"
 REQUIRED_FILES = ("model.bin", "config.json")

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import attrs
 
-from butler_ls.util.errors import ButlerError
+from butler_ls.job_api import ButlerError
 
 from .engine import DEFAULT_BEAM
 from .subtitles import Segment

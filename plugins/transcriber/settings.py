@@ -6,7 +6,7 @@ from typing import Literal
 
 import attrs
 
-from butler_ls.plugin_api import between, setting
+from butler_ls.job_api import between, setting
 
 
 @attrs.frozen

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 
 import attrs
 
-from butler_ls.util.errors import ButlerError
+from butler_ls.job_api import ButlerError
 
 __all__ = ["FORMATS", "Segment", "normalize_format", "render"]
 

@@ -12,7 +12,8 @@ from typing import Any
 
 import attrs
 
-# The status probe runs this file as a script (python -P): it imports none of its siblings.
+# The status probe runs this file as a script (python -P): it imports none of its siblings,
+# and takes Butler's small utilities directly, not plugin_api (which loads the LSP stack).
 from butler_ls.util.audio_format import SAMPLE_RATE  # what the rest of Butler hears
 from butler_ls.util.errors import ButlerError
 

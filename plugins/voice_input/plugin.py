@@ -25,8 +25,8 @@ from butler_ls.plugin_api import (
     Plugin,
     PluginContext,
     PositionArgument,
+    neutral_cwd,
 )
-from butler_ls.util.processes import neutral_cwd
 
 from .recovery import recover_orphans
 from .settings import AudioSettings, VoiceInputSettings, model_language

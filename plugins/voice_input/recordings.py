@@ -8,7 +8,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
-from butler_ls.util.audio_decode import SAMPLE_RATE, decode_all
+from butler_ls.plugin_api import SAMPLE_RATE, decode_all
 
 
 def join_recordings(paths: list[Path], out: Path, pause: float = 1.5, lead: float = 0.5) -> float:

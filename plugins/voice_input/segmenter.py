@@ -14,7 +14,7 @@ from collections import deque
 import attrs
 import webrtcvad
 
-from butler_ls.util.audio_format import SAMPLE_RATE
+from butler_ls.plugin_api import SAMPLE_RATE
 
 __all__ = ["FRAME_MS", "SAMPLE_RATE", "Segmenter", "SegmenterSettings", "Utterance"]
 

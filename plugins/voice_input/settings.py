@@ -6,7 +6,7 @@ from typing import Any
 
 import attrs
 
-from butler_ls.plugin_api import Settings, between, setting
+from butler_ls.job_api import Settings, between, setting
 
 
 @attrs.frozen

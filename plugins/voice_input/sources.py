@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from butler_ls.util.audio_format import SAMPLE_RATE
-from butler_ls.util.errors import ButlerError
+from butler_ls.plugin_api import SAMPLE_RATE, ButlerError
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +96,8 @@ class FileSource(Source):
     kind = "file"
 
     def __init__(self, path: Path, speed: float = 1.0) -> None:
-        from butler_ls.util.audio_decode import AudioError, probe
+        from butler_ls.plugin_api import AudioError
+        from butler_ls.plugin_api import probe_audio as probe
 
         try:
             probe(path)
@@ -132,7 +132,7 @@ class FileSource(Source):
     def _deliver(self, on_audio: Callable[[bytes], None]) -> None:
         import numpy
 
-        from butler_ls.util.audio_decode import decode
+        from butler_ls.plugin_api import decode
 
         sent = 0  # bytes delivered
         began = time.monotonic()

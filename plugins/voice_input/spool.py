@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from butler_ls.util.errors import ButlerError
-from butler_ls.util.processes import pid_alive
-from butler_ls.util.safe_write import fsync_folder, replace_durably
+from butler_ls.plugin_api import ButlerError, fsync_folder, pid_alive, replace_durably
 
 if TYPE_CHECKING:  # the voice detector loads when dictation starts, not with the spool
     from .segmenter import Utterance

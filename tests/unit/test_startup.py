@@ -72,3 +72,19 @@ def test_collection_rests_until_resumed_and_start_up_objects_are_frozen(monkeypa
         gc.unfreeze()
         if was_enabled:
             gc.enable()
+
+
+def test_the_worker_side_of_the_plugins_loads_no_language_server():
+    # What the worker imports of each plugin (jobs:) and what `butler-ls transcribe` does.
+    code = (
+        "import sys; from butler_ls.host.loader import import_from_plugin, plan_plugins; "
+        "from pathlib import Path; "
+        "plan = plan_plugins(Path('/nonexistent'), (), (), entry_points=False, quiet=True); "
+        "[import_from_plugin(f.manifest, t.module, None) for f in plan.order "
+        " for t in (*f.manifest.jobs, *f.manifest.cli)]; "
+        "heavy = ('lsprotocol', 'pygls', 'butler_ls.lsp', 'butler_ls.plugin_api'); "
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from butler_ls.plugin_api import JobFailed
+from butler_ls.job_api import JobFailed
 
 from .counting import count_words
 

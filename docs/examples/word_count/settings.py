@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import attrs
 
-from butler_ls.plugin_api import between, setting
+from butler_ls.job_api import between, setting
 
 
 @attrs.frozen
