@@ -13,12 +13,12 @@ from butler_ls import job_api
 from butler_ls.doctor.checks import Check, DoctorContext, probe_folder
 from butler_ls.host import events
 from butler_ls.host.context import PluginContext
+from butler_ls.host.editing import Anchor, DocumentClosed, EditRefused, Span, workspace_edit
+from butler_ls.host.positions import client_position
+from butler_ls.host.progress import Progress
 from butler_ls.job_api import SAMPLE_RATE, Paths, expand_dotted, load_settings_file
 from butler_ls.lsp.command_table import FilePath, NoArguments, PositionArgument
 from butler_ls.lsp.core_commands import redact_url
-from butler_ls.lsp.editing import Anchor, DocumentClosed, EditRefused, Span, workspace_edit
-from butler_ls.lsp.positions import client_position
-from butler_ls.lsp.progress import Progress
 from butler_ls.util.config import Settings, between, section_of, setting, to_wire, wire_form
 from butler_ls.util.errors import (
     ButlerError,

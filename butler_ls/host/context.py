@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 import blinker
 from lsprotocol import types
 
-from butler_ls.lsp.command_table import CommandEntry
-from butler_ls.lsp.editing import Anchor, apply_edit
-from butler_ls.lsp.progress import Progress
+from butler_ls.host.editing import Anchor, apply_edit
+from butler_ls.host.hosting import CommandEntry
+from butler_ls.host.progress import Progress
 from butler_ls.util.errors import ButlerError
 
 if TYPE_CHECKING:

@@ -11,17 +11,50 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import attrs
+
 if TYPE_CHECKING:
     from lsprotocol import types
     from pygls.workspace import TextDocument, Workspace
 
     from butler_ls.host.capabilities import CapabilityRegistry
-    from butler_ls.lsp.command_table import CommandTable
     from butler_ls.util.config import Settings
     from butler_ls.util.paths import Paths
 
 CompletionProvider = tuple[str, Callable[[Any], Any], tuple[str, ...]]
 """``(plugin id, handler, trigger characters)`` of one plugin's completion."""
+
+
+@attrs.frozen
+class CommandEntry:
+    """One command: who owns it, what it takes and how it runs."""
+
+    id: str
+    """Dotted command id, as listed in ``executeCommandProvider``."""
+
+    owner: str
+    """Plugin id of the owner (``core`` for the server's own commands)."""
+
+    handler: Callable[[Any], Any]
+    """Called with the structured argument; may be a coroutine function."""
+
+    arguments: type | None = None
+    """attrs class of the argument object; None means it takes none."""
+
+    thread: bool = False
+    """Run a blocking (non-async) handler in a worker thread instead of on the event loop."""
+
+
+class Commands(Protocol):
+    """The server's command table, as the host uses it."""
+
+    def add(self, entry: CommandEntry) -> None:
+        """Register a command; a second command with the same id is an error."""
+        ...
+
+    def remove_owner(self, owner: str) -> list[str]:
+        """Forget one plugin's commands."""
+        ...
 
 
 class HostServer(Protocol):
@@ -30,7 +63,7 @@ class HostServer(Protocol):
     registry: CapabilityRegistry
     settings: Settings
     paths: Paths
-    commands: CommandTable
+    commands: Commands
     completion_providers: list[CompletionProvider]
 
     @property

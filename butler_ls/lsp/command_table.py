@@ -24,6 +24,7 @@ from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, overrid
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
 
+from butler_ls.host.hosting import CommandEntry
 from butler_ls.util.config import camel
 from butler_ls.util.errors import ButlerError, InvalidArguments, shorten
 
@@ -219,26 +220,6 @@ def unstructure_result(result: Any) -> Any:
     if result is None:
         return {}
     return converter().unstructure(result)
-
-
-@attrs.frozen
-class CommandEntry:
-    """One command: who owns it, what it takes and how it runs."""
-
-    id: str
-    """Dotted command id, as listed in ``executeCommandProvider``."""
-
-    owner: str
-    """Plugin id of the owner (``core`` for the server's own commands)."""
-
-    handler: Callable[[Any], Any]
-    """Called with the structured argument; may be a coroutine function."""
-
-    arguments: type | None = None
-    """attrs class of the argument object; None means it takes none."""
-
-    thread: bool = False
-    """Run a blocking (non-async) handler in a worker thread instead of on the event loop."""
 
 
 class CommandTable:

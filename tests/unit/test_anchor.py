@@ -9,7 +9,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from butler_ls.host import events
-from butler_ls.lsp.editing import Anchor
+from butler_ls.host.editing import Anchor
 from butler_ls.util.errors import ButlerError
 
 URI = "file:///draft.md"

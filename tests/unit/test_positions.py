@@ -4,7 +4,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 from pygls.workspace.position_codec import PositionCodec
 
-from butler_ls.lsp.positions import client_position
+from butler_ls.host.positions import client_position
 
 
 def test_positions_in_utf16_units():

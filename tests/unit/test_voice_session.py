@@ -11,7 +11,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from butler_ls.host import events
-from butler_ls.lsp.editing import Anchor
+from butler_ls.host.editing import Anchor
 from butler_ls.util.config import Settings
 from butler_ls.util.errors import ButlerError
 from tests.helpers import load_plugin_module

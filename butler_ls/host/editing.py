@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.workspace import TextDocument
 
 from butler_ls.host import events
-from butler_ls.lsp.positions import client_position
+from butler_ls.host.positions import client_position
 from butler_ls.util.errors import ButlerError
 
 logger = logging.getLogger(__name__)
