@@ -30,3 +30,15 @@ def resume_collection() -> None:
         gc.collect()
         gc.freeze()
         gc.enable()
+        _return_freed_memory()
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap that start-up's garbage leaves free back to the system (glibc only;
+    about 3 MB of resident memory). Elsewhere nothing happens."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
