@@ -17,6 +17,7 @@ import pytest
 from butler_ls.queue.app import make_huey
 from butler_ls.queue.client import JobClient, JobError
 from butler_ls.queue.tasks import register
+from butler_ls.util.config import Settings
 from tests.helpers import load_plugin_module
 
 transcriber = load_plugin_module("transcriber", "plugin")
@@ -60,7 +61,6 @@ def byte_values(value: Any) -> list[bytes]:
 
 async def submit(board: Any, huey: Any, audio: bytes | Path, monkeypatch) -> str:
     """Send one utterance as a live session does; returns its job id once it is queued."""
-    monkeypatch.setattr(transcriber, "to_wire", lambda settings: {"model": {"name": "tiny.en"}})
     client = JobClient(board, lambda: register(huey), asyncio.get_running_loop(), owner="me")
 
     class Jobs:
@@ -70,7 +70,8 @@ async def submit(board: Any, huey: Any, audio: bytes | Path, monkeypatch) -> str
             options.pop("throttle", None)
             return await client.submit(kind, payload, **options)
 
-    ctx = SimpleNamespace(require={"queue.jobs": Jobs()}.__getitem__, settings=None)
+    # No model section loaded: the transcriber sends ModelSettings' defaults (tiny.en).
+    ctx = SimpleNamespace(require={"queue.jobs": Jobs()}.__getitem__, settings=Settings())
     speech = transcriber.Transcriber(SimpleNamespace(ctx=ctx))
     job = asyncio.ensure_future(
         utterance_jobs.transcribe_utterance(
