@@ -406,6 +406,26 @@ def test_note_appends_on_disk_and_in_the_open_buffer(start_nvim: StartEditor, wo
     assert entries(note.read_text().splitlines()) == ["buy oat milk", "call the bank  at 10"]
 
 
+def test_stop_and_cancel_without_a_known_session_send_an_object(
+    start_nvim: StartEditor, workspace: Path
+):
+    # With no session id known, the argument used to go out as [] ("takes a JSON object
+    # as its argument, got list"); now the server gets {} and says what is wrong.
+    editor = start_nvim(cwd=workspace, setup={})
+    for command in ("stop", "cancel"):
+        editor.command(f"Butler {command}")
+        message = editor.wait(
+            lambda command=command: [
+                n["message"]
+                for n in editor.notes()
+                if f"butler.dictation.{command}" in n["message"]
+            ],
+            f"the answer to {command}",
+        )[-1]
+        assert "no dictation is running" in message, message
+        assert "got list" not in message
+
+
 def test_dictate_inserts_a_recording_at_the_cursor_while_the_user_types(
     start_nvim: StartEditor, workspace: Path
 ):

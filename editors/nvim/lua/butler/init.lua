@@ -220,29 +220,29 @@ function M.voice_note()
   M.toggle({ target = "dailyNote" })
 end
 
---- The id of the dictation session that runs, if the client knows one.
----@return string?
-local function session_id()
+--- `{sessionId}` of the dictation session that runs, if the client knows one; else an
+--- empty JSON object (a plain `{}` would be sent as a list), so the server picks it.
+---@return table
+local function session_argument()
   local active = require("butler.dictation").active()
-  return active and active.sessionId or nil
+  if active and active.sessionId then
+    return { sessionId = active.sessionId }
+  end
+  return vim.empty_dict()
 end
 
 --- Stops dictation once everything said so far is in the document.
 function M.stop()
-  require("butler.client").execute("butler.dictation.stop", { sessionId = session_id() }, function()
+  require("butler.client").execute("butler.dictation.stop", session_argument(), function()
     util.notify("dictation stopped")
   end)
 end
 
 --- Stops dictation at once; nothing more is inserted.
 function M.cancel()
-  require("butler.client").execute(
-    "butler.dictation.cancel",
-    { sessionId = session_id() },
-    function()
-      util.notify("dictation cancelled")
-    end
-  )
+  require("butler.client").execute("butler.dictation.cancel", session_argument(), function()
+    util.notify("dictation cancelled")
+  end)
 end
 
 --- Transcribes a recording into the current buffer at the cursor.
