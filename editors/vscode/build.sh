@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds editors/vscode/butler.vsix: npm ci from the committed package-lock.json, a type check
-# (tsc), one bundle (esbuild) and vsce package. Network: the npm registry only. Safe to rerun.
+# Builds editors/vscode/butler.vsix: npm ci from the committed package-lock.json, then vsce
+# package, whose vscode:prepublish script type-checks (tsc) and bundles (esbuild).
+# Network: the npm registry only. Safe to rerun.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -13,10 +14,10 @@ if ! cmp -s package-lock.json node_modules/.installed-lock.json; then
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json node_modules/.installed-lock.json
 fi
-rm -rf out
-npm run --silent compile
-rm -f butler.vsix
+rm -rf out butler.vsix
+# vsce runs the vscode:prepublish script (npm run compile) first, as it does for anyone
+# who packages the extension with a plain `vsce package` or `npm run package`.
 npx --no-install vsce package --no-dependencies --skip-license --allow-missing-repository \
   --out butler.vsix >/dev/null
-test -s butler.vsix
+test -s butler.vsix && test -s out/extension.js
 echo "built $(pwd)/butler.vsix ($(du -k butler.vsix | cut -f1) KB)"

@@ -95,7 +95,7 @@ async function startClient(): Promise<void> {
     void vscode.window
       .showErrorMessage(
         `Butler: could not start ${server.command} (from ${server.source}): ${message}. ` +
-          'Install Butler (pip install butler-ls) or set butler.server.path.',
+          'Install Butler (from a clone of Butler: pipx install .) or set butler.server.path.',
         'Open Settings',
         'Show Output',
       )
