@@ -12,16 +12,21 @@ from butler_ls.host import loader
 from butler_ls.util import startup
 
 
-def test_the_server_path_builds_no_tool_parser(monkeypatch):
+def loaded_in_a_fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (a list of the modules it loaded)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_the_server_path_builds_no_tool_parser():
     code = (
         "import sys; from butler_ls import cli; "
         "cli.serve = lambda args: print(sorted(m for m in sys.modules if m.startswith("
         "('butler_ls.queue', 'butler_ls.doctor', 'butler_plugins')))); "
         "cli.main(['--log-level', 'DEBUG'])"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert loaded_in_a_fresh_python(code) == "[]"
 
 
 def test_a_command_still_gets_its_parser(capsys):
@@ -85,6 +90,4 @@ def test_the_worker_side_of_the_plugins_loads_no_language_server():
         "heavy = ('lsprotocol', 'pygls', 'butler_ls.lsp', 'butler_ls.plugin_api'); "
         "print(sorted(m for m in sys.modules if m.startswith(heavy)))"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert loaded_in_a_fresh_python(code) == "[]"
