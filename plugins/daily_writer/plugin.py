@@ -57,6 +57,8 @@ class DailyNotes:
     def __init__(self, ctx: PluginContext) -> None:
         self._ctx = ctx
         self.writer: NoteWriter | None = None
+        self._template_problem: str | None = None
+        self._template_reported: set[str] = set()
 
     def _notes(self) -> NotesSettings:
         return self._ctx.settings.get(NotesSettings)
@@ -106,8 +108,12 @@ class DailyNotes:
                 found.append(relative)
         return sorted(found)
 
-    def template_text(self) -> str:
-        """The text of ``notes.template`` (relative to the workspace), or the default."""
+    def read_template(self) -> str:
+        """The text of ``notes.template`` (relative to the workspace), or the default.
+
+        Raises ButlerError, naming the file and the fix, when the configured file cannot be
+        read; the doctor rates that, while notes go on with the built-in template.
+        """
         configured = self._notes().template
         if not configured:
             return DEFAULT_TEMPLATE
@@ -115,10 +121,44 @@ class DailyNotes:
         path = path if path.is_absolute() else self._base() / path
         try:
             return path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ButlerError(
-                f"notes.template: cannot read {path} ({exc}); fix the path or remove the setting"
-            ) from None
+        except FileNotFoundError:
+            problem = f"{path} does not exist"
+        except OSError as exc:
+            problem = f"cannot read {path} ({exc.strerror or exc})"
+        except UnicodeDecodeError as exc:
+            problem = f"cannot read {path} (not UTF-8: {exc.reason})"
+        raise ButlerError(f"notes.template: {problem}; create it or remove notes.template")
+
+    def template_text(self) -> str:
+        """The text new notes start from: ``notes.template``'s, else the built-in template.
+
+        A template that cannot be read must not stop every note, so the note is made from
+        the built-in one and the user is told once (see ``report_template_problem``).
+        """
+        try:
+            return self.read_template()
+        except ButlerError as exc:
+            problem = str(exc).split("; ", 1)[0]
+            message = (
+                f"Butler: {problem}, so new notes start from the built-in template; "
+                f"create it or remove notes.template"
+            )
+            # Logged at warning (which reaches the editor's log) only until it was shown.
+            level = logging.DEBUG if message in self._template_reported else logging.WARNING
+            logger.log(level, "%s; using the built-in template", problem)
+            self._template_problem = message
+            return DEFAULT_TEMPLATE
+
+    def report_template_problem(self) -> None:
+        """Tell the user, once per server run and file, that notes.template was not used.
+
+        Called on the event loop after note work, which runs in threads: the message goes
+        out over the LSP pipe, which only the loop writes to.
+        """
+        message, self._template_problem = self._template_problem, None
+        if message and message not in self._template_reported:
+            self._template_reported.add(message)
+            self._ctx.show_warning(message)
 
     def new_note_text(self, path: Path) -> str:
         """The first text of the note at ``path``, from the template."""
@@ -161,7 +201,10 @@ class DailyNotes:
         now = dt.datetime.now()
         entry = format_entry(self._notes().entry_format, text, now)
         path = self.path_for(date or now.date())
-        await self.writer.append(path, check_section(section), entry)
+        try:
+            await self.writer.append(path, check_section(section), entry)
+        finally:
+            self.report_template_problem()
         return path
 
 
@@ -203,7 +246,10 @@ class DailyWriterPlugin(Plugin):
     async def open_note(self, args: OpenArguments) -> dict[str, object]:
         """``butler.note.open``: create the note if needed and show it in the editor."""
         date = parse_date(args.date, dt.date.today())
-        path, created = await asyncio.to_thread(self.notes.ensure_note, date)
+        try:
+            path, created = await asyncio.to_thread(self.notes.ensure_note, date)
+        finally:
+            self.notes.report_template_problem()
         uri = path.as_uri()
         # The note exists; showing it is a courtesy (a failure is only logged).
         await self.ctx.show_document(uri)
@@ -216,7 +262,10 @@ class DailyWriterPlugin(Plugin):
         now = dt.datetime.now()
         entry = format_entry(self.ctx.settings.get(NotesSettings).entry_format, args.text, now)
         path = self.notes.path_for(date)
-        where = await self.writer.append(path, section, entry)
+        try:
+            where = await self.writer.append(path, section, entry)
+        finally:
+            self.notes.report_template_problem()
         return {"uri": path.as_uri(), "path": str(path), "writtenTo": where}
 
     async def complete(self, params: types.CompletionParams) -> list[types.CompletionItem]:

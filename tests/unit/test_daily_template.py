@@ -1,4 +1,5 @@
-"""daily_writer template: placeholders, carried-over tasks, link names and the previous note.
+"""daily_writer template: placeholders, carried-over tasks, link names, the previous note,
+and notes made from the built-in template when notes.template cannot be read.
 
 The plugin folder is imported as ``butler_plugins.daily_writer``, as Butler loads it.
 """
@@ -7,9 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import types
+from pathlib import Path
 
 import pytest
 
+from butler_ls.util.config import Settings
+from butler_ls.util.errors import ButlerError
 from tests.helpers import load_plugin_module
 
 
@@ -236,3 +240,74 @@ def test_find_previous_prefers_the_name_butler_writes():
 
 def test_find_previous_with_no_notes():
     assert template.find_previous([], "%Y-%m-%d.md", MONDAY) is None
+
+
+# -- notes.template that cannot be read ----------------------------------------------
+
+plugin = _load("plugin")
+NotesSettings = _load("settings").NotesSettings
+
+
+class _Context:
+    """What DailyNotes reads of its plugin context, and the warnings it shows."""
+
+    def __init__(self, notes, workspace: Path) -> None:
+        self.settings = Settings(sections={"notes": notes})
+        self.workspace = workspace
+        self.warnings: list[str] = []
+
+    def workspace_root(self) -> Path:
+        return self.workspace
+
+    def show_warning(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def _notes(tmp_path: Path, template: str | None):
+    ctx = _Context(NotesSettings(directory="notes", template=template), tmp_path)
+    return plugin.DailyNotes(ctx), ctx
+
+
+def test_a_missing_template_still_makes_the_note_from_the_built_in_one(tmp_path: Path):
+    daily, ctx = _notes(tmp_path, "~/no/such/template.md")
+    path, created = daily.ensure_note(MONDAY)
+    assert created and path.read_text(encoding="utf-8").startswith("# 2026-01-05 Monday\n")
+    assert "## Log" in path.read_text(encoding="utf-8")
+    daily.report_template_problem()
+    [warning] = ctx.warnings
+    assert str(Path("~/no/such/template.md").expanduser()) in warning
+    assert "built-in template" in warning and "create it or remove notes.template" in warning
+
+
+def test_the_missing_template_is_reported_once_per_run(tmp_path: Path):
+    daily, ctx = _notes(tmp_path, "tpl.md")
+    for day in range(3):
+        daily.ensure_note(MONDAY + dt.timedelta(days=day))
+        daily.report_template_problem()
+    assert len(ctx.warnings) == 1 and str(tmp_path / "tpl.md") in ctx.warnings[0]
+    assert len(list((tmp_path / "notes").glob("*.md"))) == 3
+
+
+def test_an_unreadable_template_falls_back_too_and_the_doctor_still_sees_it(tmp_path: Path):
+    (tmp_path / "tpl.md").write_bytes(b"# \xff\xfe {{date}}\n")
+    daily, ctx = _notes(tmp_path, "tpl.md")
+    assert daily.template_text() == template.DEFAULT_TEMPLATE
+    daily.report_template_problem()
+    assert "not UTF-8" in ctx.warnings[0] and str(tmp_path / "tpl.md") in ctx.warnings[0]
+    # read_template is what the doctor rates: it still names the file and the fix.
+    with pytest.raises(ButlerError, match=r"create it or remove notes\.template"):
+        daily.read_template()
+
+
+def test_a_readable_template_is_used_and_nothing_is_reported(tmp_path: Path):
+    (tmp_path / "tpl.md").write_text("Day {{date}}\n", encoding="utf-8")
+    daily, ctx = _notes(tmp_path, "tpl.md")
+    path, _ = daily.ensure_note(MONDAY)
+    daily.report_template_problem()
+    assert path.read_text(encoding="utf-8") == "Day 2026-01-05\n" and ctx.warnings == []
+
+
+def test_nothing_is_reported_before_a_note_needed_the_template(tmp_path: Path):
+    daily, ctx = _notes(tmp_path, "tpl.md")
+    daily.report_template_problem()
+    assert ctx.warnings == []
