@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.workspace import TextDocument
 
 from butler_ls import __version__
@@ -37,6 +38,9 @@ logger = logging.getLogger(__name__)
 SETTINGS_SECTION = "butler"
 SHUTDOWN_TASK_SECONDS = 2.0  # how long shutdown waits for cancelled background tasks
 AFTER_ANSWER_SECONDS = 0.05  # garbage collection resumes this long after the initialize answer
+FAILURES_ONLY_LOGGED_BY = frozenset({"helix"})
+"""Clients (initialize's ``clientInfo.name``) that write a failed ``workspace/executeCommand``
+only to their log: Butler also shows them the error with ``window/showMessage``."""
 
 
 class ButlerServer(ResilientLanguageServer):
@@ -60,6 +64,8 @@ class ButlerServer(ResilientLanguageServer):
         """Every background task of this server: owned, failures logged, cancelled at shutdown."""
         set_default_runner(self.tasks)  # events' async receivers and the supervisor use it
         self._reported: set[str] = set()
+        self.client_name: str | None = None
+        """``clientInfo.name`` from initialize, if the client sent one."""
 
     # -- helpers for plugins -------------------------------------------------------
 
@@ -77,6 +83,18 @@ class ButlerServer(ResilientLanguageServer):
                 types.ShowMessageParams(type=types.MessageType.Warning, message=message)
             )
         except Exception:  # no client yet (unit tests) or the pipe is gone
+            logger.debug("could not send showMessage", exc_info=True)
+
+    def show_command_failure(self, message: str) -> None:
+        """Show a command's error to users of clients that would only log it (every time:
+        each failure is the answer to something the user just did)."""
+        if self.client_name not in FAILURES_ONLY_LOGGED_BY:
+            return
+        try:
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=message)
+            )
+        except Exception:  # the pipe is gone
             logger.debug("could not send showMessage", exc_info=True)
 
     # -- settings ----------------------------------------------------------------
@@ -147,6 +165,7 @@ def create_server(paths: Paths | None = None) -> ButlerServer:
         loop = asyncio.get_running_loop()
         events.bind_loop(loop)
         logging.getLogger().addHandler(LspLogHandler(ls, loop))
+        ls.client_name = params.client_info.name if params.client_info else None
         ls.paths.ensure()
         file_raw, problems = load_settings_file(ls.paths.config_file)
         for problem in problems:
@@ -226,7 +245,11 @@ def _expose(ls: ButlerServer, command_id: str) -> None:
 
     async def dispatch(ls: ButlerServer, *arguments: Any) -> Any:
         unavailable = ls.plugin_manager.unavailable_reason(command_id)
-        return await ls.commands.execute(command_id, arguments, unavailable)
+        try:
+            return await ls.commands.execute(command_id, arguments, unavailable)
+        except JsonRpcException as exc:
+            ls.show_command_failure(exc.message)
+            raise
 
     ls.command(command_id)(dispatch)
 
