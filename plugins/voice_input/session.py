@@ -314,7 +314,8 @@ class DictationSession:
         if not piece.text:
             return
         if self.anchor is not None:
-            text = join(self.anchor.text_before(), piece.text, keep=self.vocabulary)
+            before, after = self.anchor.text_before(), self.anchor.text_after(2)
+            text = join(before, piece.text, after, keep=self.vocabulary)
             try:
                 span = await self.anchor.insert(text, label="Butler dictation", track=True)
             except DocumentClosed:

@@ -281,15 +281,31 @@ def _ends_sentence(before: str) -> bool:
     return bool(_SENTENCE_END.search(tail))
 
 
-def join(
-    before: str, piece: str, *, sentence_end: bool | None = None, keep: Collection[str] = ()
-) -> str:
-    """The text to insert after ``before`` (the document up to the cursor) for ``piece``.
+def _closes(after: str) -> bool:
+    """Whether ``after`` starts with closing punctuation (a straight quote not before a word)."""
+    first = after[:1]
+    if first in ('"', "'"):
+        return not after[1:2].isalnum()
+    return bool(first) and first in _CLOSING
 
-    Adds one space unless ``before`` is empty or ends with whitespace or an opening bracket,
-    or the piece starts with a newline or closing punctuation. The first word is capitalised
-    at a sentence or line start (``sentence_end`` overrides the guess), else softened: see
-    ``_soften`` for which words keep their capital (``keep``: the user's vocabulary).
+
+def join(
+    before: str,
+    piece: str,
+    after: str = "",
+    *,
+    sentence_end: bool | None = None,
+    keep: Collection[str] = (),
+) -> str:
+    """The text to insert between ``before`` and ``after`` (the document around the cursor).
+
+    Adds one space before the piece unless ``before`` is empty or ends with whitespace or an
+    opening bracket, or the piece starts with a newline or closing punctuation; and one after
+    it when ``after`` goes on with a word on the same line (not whitespace, not closing
+    punctuation), so words dictated mid-line never stick to the text that follows. The first
+    word is capitalised at a sentence or line start (``sentence_end`` overrides the guess),
+    else softened: see ``_soften`` for which words keep their capital (``keep``: the user's
+    vocabulary).
     """
     piece = re.sub(r"^[^\S\r\n]+", "", piece)
     if not piece:
@@ -301,6 +317,9 @@ def join(
     if word is not None and word[0][0].isalpha():
         new = _capitalise(word[0]) if sentence_end else _soften(word[0], keep)
         piece = piece[:start] + new + piece[word.end() :]
+    goes_on = after[:1] and not after[0].isspace() and not _closes(after)
+    if goes_on and not piece[-1].isspace() and not _opens(piece):
+        piece += " "
     if not before or before[-1].isspace() or _opens(before) or piece[0] in _CLOSING:
         return piece
     return piece if piece[0] in "\r\n" else " " + piece
