@@ -1,4 +1,5 @@
-"""Writes entries into notes: by ``workspace/applyEdit`` when the note is open, else on disk.
+"""Writes entries into notes: by ``workspace/applyEdit`` when the note is open, else hands
+them to the Butler server whose editor has it open (handoff.py), else on disk.
 
 Entries for one note are coalesced: while one write is in flight, the next ones queue up
 and go in together. Every entry is journaled first and marked done once it is in.
@@ -13,23 +14,25 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import filelock
 from lsprotocol import types
 
 from butler_ls.plugin_api import (
     ButlerError,
     EditRefused,
     InvalidArguments,
+    PluginContext,
     client_position,
+    events,
     update_file,
 )
 
 from .entries import apply_insertion, contains_entries, plan_insert
+from .handoff import Handoff
 from .journal import Journal, PendingEntry, unwritable_reason
 
 if TYPE_CHECKING:
     from pygls.workspace import TextDocument
-
-    from butler_ls.plugin_api import PluginContext
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +52,8 @@ class NoteWriter:
         journal: Journal,
         new_note: Callable[[Path], str],
         spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]],
+        *,
+        handoff_folder: Path | None = None,
     ) -> None:
         self.ctx = ctx
         self.journal = journal
@@ -57,9 +62,11 @@ class NoteWriter:
         self._queues: dict[Path, list[tuple[PendingEntry, asyncio.Future[str] | None]]] = {}
         self._flushers: dict[Path, asyncio.Task[None]] = {}
         self._replayed: set[str] = set()
+        self._handed_in: set[str] = set()  # from another server: never handed on again
         self._retry: asyncio.Task[None] | None = None
         self.failures = 0
         self.writes = 0
+        self.handoff = self._start_handoff(handoff_folder)
 
     async def append(self, path: Path, section: str, text: str) -> str:
         """Queue one entry and wait until it is in the note; returns ``editor`` or ``disk``.
@@ -94,6 +101,9 @@ class NoteWriter:
 
     async def drain(self) -> None:
         """Wait for the writes in flight (on shutdown)."""
+        if self.handoff is not None:
+            # First, so the entries other servers handed us are in and answered.
+            await self.handoff.close()
         if self._retry is not None:
             self._retry.cancel()
         while self._flushers:
@@ -102,6 +112,63 @@ class NoteWriter:
     def pending(self) -> int:
         """Entries recorded in the journal and not yet in their note."""
         return len(self.journal.open_entries())
+
+    # -- handing entries to the server whose editor has the note open -----------------
+
+    def _start_handoff(self, folder: Path | None) -> Handoff | None:
+        if folder is None:
+            if not isinstance(self.ctx, PluginContext):
+                return None  # a bare test double: no data folder, no document signals
+            folder = self.ctx.data_dir / "handoff"
+        try:
+            handoff = Handoff(folder, self._spawn, self._receive)
+        except (OSError, filelock.Timeout) as exc:
+            # Without it, notes are still written, as before: on disk.
+            logger.warning("cannot share open notes with other Butler servers: %s", exc)
+            return None
+        self.ctx.connect(events.document_opened, self._documents_changed)
+        self.ctx.connect(events.document_closed, self._documents_changed)
+        return handoff
+
+    def _documents_changed(self, sender: object, **kwargs: object) -> None:
+        assert self.handoff is not None
+        paths = []
+        for uri in self.ctx.open_uris():
+            document = self.ctx.document(uri)
+            if uri.startswith("file:") and document is not None and document.path:
+                paths.append(document.path)
+        self.handoff.set_open(paths)
+
+    async def _hand_off(self, path: Path, entries: list[PendingEntry]) -> str | None:
+        """Give the entries to the live server whose editor has the note open, rather
+        than write the file under that editor's buffer; None: write them here."""
+        if self.handoff is None or any(e.id in self._handed_in for e in entries):
+            return None
+        return await self.handoff.offer(path, entries, self._replayed)
+
+    async def _receive(self, entries: list[PendingEntry], replayed: set[str]) -> str | None:
+        """Put entries another server handed us into our client's buffer of the note, by
+        our own queue (so they coalesce and are journaled here too); None: not open here."""
+        if self.ctx.document_for_path(Path(entries[0].path)) is None:
+            return None  # closed meanwhile: the sender writes the file, quickly
+        ids = {e.id for e in entries}
+        self._handed_in.update(ids)
+        self._replayed.update(replayed & ids)
+        loop = asyncio.get_running_loop()
+        futures = []
+        for entry in entries:
+            futures.append(loop.create_future())
+            self._enqueue(entry, futures[-1])
+        try:
+            results = await asyncio.gather(*futures)
+        except Exception:
+            # The sender writes them when told "failed": forget them here, or they would
+            # be written twice by our retries.
+            await asyncio.to_thread(self.journal.done, entries)
+            raise
+        finally:
+            self._handed_in.difference_update(ids)
+        return "editor" if all(r == "editor" for r in results) else "disk"
 
     # -- internals ---------------------------------------------------------------
 
@@ -151,14 +218,15 @@ class NoteWriter:
                 f"({exc.strerror or exc}), so it was not written; free space in Butler's "
                 f"data folder or make it writable, then append again"
             ) from None
-        where = "disk"
-        if self.ctx.document_for_path(path) is not None:
-            if await self._write_to_editor(path, entries):
-                where = "editor"
-            else:
-                await asyncio.to_thread(self._write_to_disk, path, entries)
+        if self.ctx.document_for_path(path) is not None and await self._write_to_editor(
+            path, entries
+        ):
+            where = "editor"
+        elif (handed := await self._hand_off(path, entries)) is not None:
+            where = handed
         else:
             await asyncio.to_thread(self._write_to_disk, path, entries)
+            where = "disk"
         self.writes += 1
         await asyncio.to_thread(self.journal.done, entries)
         self._replayed.difference_update(e.id for e in entries)
