@@ -126,6 +126,11 @@ const ops = {
     return page.locator(selector).first().innerText();
   },
 
+  /** The texts of every element that matches `selector` now (no wait). */
+  async texts({ selector }) {
+    return (await page.locator(selector).allInnerTexts()).map((text) => text.replaceAll('\u00a0', ' '));
+  },
+
   /** Title of the active editor tab. */
   async activeTab() {
     return page.locator('.tab.active').first().innerText();
