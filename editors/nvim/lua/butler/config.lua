@@ -3,6 +3,7 @@
 
 local M = {}
 
+--- Normal-mode keys (`keymaps = true` binds none in Insert mode).
 ---@class butler.Keymaps
 ---@field dictate? string|false Toggle dictation at the cursor (default `<leader>bd`).
 ---@field voice_note? string|false Toggle dictation into today's note (default `<leader>bv`).
@@ -15,7 +16,7 @@ local M = {}
 ---@field cmd_env? table<string, string> Extra environment variables for the server.
 ---@field settings? table The `butler` settings object (docs/configuration.md).
 ---@field filetypes? string[] Filetypes to attach to; nil (default): every file buffer.
----@field keymaps? boolean|butler.Keymaps `true`: the default keys; a table picks them.
+---@field keymaps? boolean|butler.Keymaps `true`: the default Normal-mode keys; a table picks them.
 ---@field partial? boolean Show the words being spoken as virtual text (default `true`).
 ---@field autostart? boolean Start with the first file (default `true`), else on `:Butler`.
 

@@ -25,6 +25,8 @@ local function set_keymaps(keymaps)
   for name, lhs in pairs(keys) do
     local plug = plugs[name]
     if plug and type(lhs) == "string" and lhs ~= "" then
+      -- Normal mode only: in Insert mode a <leader> key would type its text. Insert-mode
+      -- keys are the user's own, bound to the <Plug> mappings that work there.
       vim.keymap.set("n", lhs, plug[1], { remap = true, desc = plug[2] })
     end
   end
