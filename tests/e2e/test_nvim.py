@@ -20,6 +20,7 @@ import psutil
 import pynvim
 import pytest
 
+from tests.guides import guide_block
 from tests.virtual_mic import VirtualMicrophone
 
 REPO = Path(__file__).resolve().parents[2]
@@ -157,7 +158,9 @@ def start_nvim(butler_env: dict[str, str], tmp_path: Path) -> Iterator[StartEdit
     """Start ``nvim --headless --clean`` with editors/nvim on the runtimepath and the
     virtualenv's butler-ls on PATH; ``setup`` (a dict) is passed to require("butler").setup,
     ``lsp_config`` to vim.lsp.config("butler", ...) before vim.lsp.enable("butler"); ``env``
-    adds to the environment of Neovim and so of the server."""
+    adds to the environment of Neovim and so of the server. ``on_runtimepath=False`` leaves
+    the plugin off the runtimepath (the test puts it there as a guide says); ``clean=False``
+    starts Neovim as a user does, reading init.lua and packages from HOME's XDG folders."""
     editors: list[Editor] = []
     sockets = Path(tempfile.mkdtemp(prefix="nvim-"))  # short: a socket path has a size limit
 
@@ -167,13 +170,18 @@ def start_nvim(butler_env: dict[str, str], tmp_path: Path) -> Iterator[StartEdit
         setup: dict[str, Any] | None = None,
         lsp_config: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        on_runtimepath: bool = True,
+        clean: bool = True,
     ) -> Editor:
         env = {**butler_env, **(env or {})}
         env["PATH"] = os.pathsep.join([str(BIN), env.get("PATH", "")])
         state = tmp_path / f"nvim-state-{len(editors)}"
         env["XDG_STATE_HOME"] = str(state)
         socket = sockets / f"{len(editors)}.sock"
-        command = [nvim_binary(), "--headless", "--clean", "--cmd", f"set rtp^={PLUGIN}"]
+        command = [nvim_binary(), "--headless"]
+        command += ["--clean"] if clean else ["-i", "NONE"]  # no shada file either way
+        if on_runtimepath:
+            command += ["--cmd", f"set rtp^={PLUGIN}"]
         process = subprocess.Popen(
             [*command, "--listen", str(socket)],
             cwd=cwd,
@@ -572,3 +580,182 @@ def test_checkhealth_checks_the_settings_given_to_setup(start_nvim: StartEditor,
     text = "\n".join(health_report(editor))
     assert re.search(r"ERROR notes: .*not-a-folder", text), text
     assert "notse" in text and "editor settings" in text, text
+
+
+# -- docs/editors/neovim.md, block by block, as a user copies it ----------------------------
+
+GUIDE = REPO / "docs" / "editors" / "neovim.md"
+CLONE = "~/src/butler"  # where the guide's blocks expect the clone of the repository
+MODES = {"Normal": "n", "Insert": "i"}
+KEY_ROW = re.compile(r"^\| `(<Plug>\([a-z-]+\))`[^|]*\| ([A-Za-z, ]+) \| (?:`([^`]+)`|—) \|$")
+
+# What lazy.nvim does with a local spec: `dir` on the runtimepath, the folder's plugin/
+# scripts sourced, then (no `config` given) require(main).setup(opts).
+LAZY = """
+local spec = assert(loadstring("return " .. ..., "=nvim-lazy-spec"))()
+local dir = vim.fs.normalize(spec.dir)
+vim.opt.rtp:prepend(dir)
+for _, file in ipairs(vim.fn.glob(dir .. "/plugin/**/*.lua", false, true)) do
+  vim.cmd.source(file)
+end
+require(spec.main).setup(spec.opts)
+return dir
+"""
+
+# For each key: what it maps to in Normal and in Insert mode ("" when unmapped).
+MAPPED = """
+local out = {}
+for _, lhs in ipairs(...) do
+  out[lhs] = { n = vim.fn.maparg(lhs, "n"), i = vim.fn.maparg(lhs, "i") }
+end
+return out
+"""
+
+
+def from_the_clone(block: str) -> str:
+    """A guide block with the clone path it expects replaced by this repository."""
+    assert CLONE in block, f"the block no longer names {CLONE}; update the test"
+    return block.replace(CLONE, str(REPO))
+
+
+def guide_keys() -> list[tuple[str, set[str], str | None]]:
+    """The guide's Keys table: each <Plug> mapping, its modes, and the `keymaps = true` key."""
+    section = GUIDE.read_text(encoding="utf-8").split("\n## Keys\n", 1)[1].split("\n## ", 1)[0]
+    rows = [KEY_ROW.match(line) for line in section.splitlines() if line.startswith("| `<Plug>")]
+    assert rows and all(rows), f"the Keys table has rows this test cannot read: {rows}"
+    return [(row[1], {MODES[mode.strip()] for mode in row[2].split(",")}, row[3]) for row in rows]
+
+
+def note_of_today(home: Path) -> Path:
+    """Today's note where the guide's `notes.directory = "~/notes/daily"` puts it."""
+    return home / "notes" / "daily" / f"{dt.date.today().isoformat()}.md"
+
+
+def assert_today_opens(editor: Editor, home: Path) -> None:
+    """:Butler today creates today's note under ~/notes/daily and shows it."""
+    note = note_of_today(home)
+    editor.command("Butler today")
+    editor.wait(lambda: editor.buffer_name() == str(note), f"{note} shown")
+    assert note.read_text().startswith(f"# {dt.date.today().isoformat()} ")
+    editor.wait(editor.attached, "the note attached to Butler")
+
+
+def test_guide_lazy_spec_as_written(
+    start_nvim: StartEditor, workspace: Path, butler_env: dict[str, str]
+):
+    home = Path(butler_env["HOME"])
+    editor = start_nvim(cwd=workspace, on_runtimepath=False)
+    dir_ = editor.lua(LAZY, from_the_clone(guide_block("nvim-lazy-spec")))
+    assert Path(dir_) == PLUGIN
+    assert_today_opens(editor, home)
+    # `keymaps = true` binds what the Keys table promises, in Normal mode and only there;
+    # each <Plug> mapping exists in the modes the table gives it.
+    keys = guide_keys()
+    mapped = editor.lua(MAPPED, [plug for plug, _, _ in keys] + [k for _, _, k in keys if k])
+    for plug, modes, key in keys:
+        assert {m for m in "ni" if mapped[plug][m]} == modes, (plug, mapped[plug])
+        if key is not None:
+            assert mapped[key] == {"n": plug, "i": ""}, (key, mapped[key])
+    assert not [n for n in editor.notes() if n["level"] >= 3], editor.notes()
+
+
+def test_a_template_that_does_not_exist_yet_leaves_notes_working(
+    start_nvim: StartEditor, workspace: Path, butler_env: dict[str, str]
+):
+    # What the guide's lazy spec used to say: a template the user never created.
+    home = Path(butler_env["HOME"])
+    settings = {"notes": {"directory": "~/notes/daily", "template": "~/notes/template.md"}}
+    editor = start_nvim(cwd=workspace, setup={"settings": settings})
+    assert_today_opens(editor, home)
+    assert "## Log" in note_of_today(home).read_text()  # the built-in template
+    editor.command("Butler yesterday")
+    before = dt.date.today() - dt.timedelta(days=1)
+    other = note_of_today(home).with_name(f"{before.isoformat()}.md")
+    editor.wait(lambda: editor.buffer_name() == str(other), f"{other} shown")
+    warnings = [n["message"] for n in editor.notes() if "notes.template" in n["message"]]
+    assert len(warnings) == 1, editor.notes()  # once, for both notes
+    assert str(home / "notes" / "template.md") in warnings[0], warnings
+    assert "create it or remove notes.template" in warnings[0], warnings
+
+
+def test_guide_packadd_blocks_as_written(
+    start_nvim: StartEditor, workspace: Path, butler_env: dict[str, str]
+):
+    home = Path(butler_env["HOME"])
+    subprocess.run(
+        ["bash", "-euc", from_the_clone(guide_block("nvim-packadd-link"))],
+        env=butler_env,
+        cwd=workspace,
+        check=True,
+        timeout=30,
+    )
+    init = home / ".config" / "nvim" / "init.lua"  # butler_env's XDG_CONFIG_HOME
+    init.parent.mkdir(parents=True)
+    init.write_text(guide_block("nvim-packadd-init"))
+    editor = start_nvim(cwd=workspace, on_runtimepath=False, clean=False)
+    assert editor.lua("return vim.g.loaded_butler") is True  # packadd sourced plugin/
+    assert_today_opens(editor, home)
+    assert not [n for n in editor.notes() if n["level"] >= 3], editor.notes()
+
+
+def test_guide_lsp_enable_block_as_written(
+    start_nvim: StartEditor, workspace: Path, butler_env: dict[str, str]
+):
+    editor = start_nvim(cwd=workspace)
+    if editor.lua("return vim.fn.has('nvim-0.11')") != 1:
+        pytest.skip("vim.lsp.enable needs Neovim 0.11 (BUTLER_TEST_NVIM names an older one)")
+    editor.lua(guide_block("nvim-lsp-enable"))
+    assert_today_opens(editor, Path(butler_env["HOME"]))
+    assert editor.lua("return require('butler.config').configured") is False  # no setup()
+
+
+def test_guide_keymaps_block_as_written(tmp_path: Path):
+    (tmp_path / "keys.lua").write_text(guide_block("nvim-keymaps"))
+    script = """
+    vim.cmd.runtime("plugin/butler.lua")
+    local calls = {}
+    package.loaded.butler = {
+      toggle = function() calls[#calls + 1] = vim.api.nvim_get_mode().mode end,
+      note_prompt = function() calls[#calls + 1] = "note" end,
+    }
+    dofile("keys.lua")
+    local out = {
+      dictate_n = vim.fn.maparg("<M-d>", "n"),
+      dictate_i = vim.fn.maparg("<M-d>", "i"),
+      note_n = vim.fn.maparg("<leader>nn", "n"),
+    }
+    -- The keys do what they say: Alt-d in Insert mode too, without leaving it.
+    vim.api.nvim_feedkeys(vim.keycode("ihello<M-d><Esc><M-d>\\\\nn"), "xt", false)
+    out.calls = calls
+    out.line = vim.api.nvim_get_current_line()
+    io.stdout:write(vim.json.encode(out))
+    """
+    done = run_lua(script, tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["dictate_n"] == out["dictate_i"] == "<Plug>(butler-dictate)", out
+    assert out["note_n"] == "<Plug>(butler-note)", out
+    assert out["calls"] == ["i", "n", "note"] and out["line"] == "hello", out
+
+
+def test_guide_statusline_block_as_written(tmp_path: Path):
+    (tmp_path / "statusline.lua").write_text(guide_block("nvim-statusline"))
+    script = """
+    dofile("statusline.lua")
+    local function shown()
+      return vim.api.nvim_eval_statusline(vim.o.statusline, {}).str
+    end
+    local out = { idle = shown(), idle_lualine = sections.lualine_x[1]() }
+    require("butler.dictation").on_state(
+      { sessionId = "s", state = "listening", level = -30, pending = 2 }, nil
+    )
+    out.listening = shown()
+    out.listening_lualine = sections.lualine_x[1]()
+    io.stdout:write(vim.json.encode(out))
+    """
+    done = run_lua(script, tmp_path)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert "●" not in out["idle"] and out["idle_lualine"] == "", out
+    assert "● ██▌·· …2" in out["listening"], out
+    assert out["listening_lualine"] == "● ██▌·· …2", out
