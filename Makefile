@@ -9,11 +9,13 @@ STAMP := $(VENV)/.installed
 .PHONY: setup system-deps bytecode editors demo test unit e2e lint bench clean
 
 # System packages: redis-server (the Redis queue backend), espeak-ng (generated speech
-# for format tests), PortAudio (microphone capture) and a PulseAudio server with ALSA's
-# pulse plugin (the virtual microphone of the dictation tests). As root (CI, a fresh
-# machine) they are installed; otherwise the command to run is printed.
+# for format tests), PortAudio (microphone capture), a PulseAudio server with ALSA's
+# pulse plugin (the virtual microphone of the dictation tests), and Emacs with eglot
+# and markdown-mode (the Emacs client's tests: Debian 12's Emacs 28 takes eglot from
+# elpa-eglot). As root (CI, a fresh machine) they are installed; otherwise the command
+# to run is printed.
 SYSTEM_PACKAGES := redis-server espeak-ng libportaudio2 pulseaudio pulseaudio-utils \
-	libasound2-plugins alsa-utils
+	libasound2-plugins alsa-utils emacs-nox elpa-eglot elpa-markdown-mode
 system-deps:
 	@missing=""; for pkg in $(SYSTEM_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$pkg 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$pkg"; \
