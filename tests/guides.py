@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 GUIDES = REPO / "docs" / "editors"
 
 MARKER = re.compile(r"^<!-- block: (?P<name>[a-z0-9][a-z0-9.-]*)(?:; not run: (?P<why>.+?))? -->$")
-FENCE = re.compile(r"^(?P<fence>```+|~~~+)(?P<lang>[\w+-]*)\s*$")
+FENCE = re.compile(r"^(?P<indent> *)(?P<fence>```+|~~~+)(?P<lang>[\w+-]*)\s*$")
 
 
 @dataclass(frozen=True)
@@ -71,13 +71,18 @@ def blocks(guide: str | None = None) -> list[Block]:
                     guide=path.name,
                     line=i + 1,
                     lang=opening.group("lang"),
-                    text="\n".join(lines[i + 1 : end]) + "\n",
+                    text=_dedent(lines[i + 1 : end], len(opening.group("indent"))),
                     name=marker.group("name") if marker else None,
                     not_run=marker.group("why") if marker else None,
                 )
             )
             i = end + 1
     return found
+
+
+def _dedent(lines: list[str], indent: int) -> str:
+    """A block's lines without the indentation of its fence (a block in a list item)."""
+    return "\n".join(line[indent:] if line[:indent].isspace() else line for line in lines) + "\n"
 
 
 def guide_block(name: str) -> str:

@@ -57,6 +57,7 @@ def test_guide_block_returns_the_text_between_the_fences(tmp_path, monkeypatch):
     (tmp_path / "x.md").write_text(
         "intro\n<!-- block: x-one -->\n```lua\nlocal a = 1\n\nreturn a\n```\n"
         "<!-- block: x-two; not run: no such editor here -->\n```toml\nk = 1\n```\n```sh\nls\n```\n"
+        "1. a step\n\n   <!-- block: x-three -->\n   ```sh\n   apt install x\n     y\n   ```\n"
     )
     monkeypatch.setattr(guides, "GUIDES", tmp_path)
     found = guides.blocks()
@@ -64,5 +65,7 @@ def test_guide_block_returns_the_text_between_the_fences(tmp_path, monkeypatch):
         ("x-one", "lua", None, 3),
         ("x-two", "toml", "no such editor here", 9),
         (None, "sh", None, 12),
+        ("x-three", "sh", None, 18),
     ]
     assert guide_block("x-one") == "local a = 1\n\nreturn a\n"
+    assert guide_block("x-three") == "apt install x\n  y\n"
