@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Collection, Coroutine, Iterable
 from pathlib import Path
 from typing import Any
 
+import attrs
 import filelock
 
 from butler_ls.plugin_api import replace_durably
@@ -51,6 +52,18 @@ Receive = Callable[[list[PendingEntry], set[str]], Awaitable[str | None]]
 they went (``editor`` or ``disk``), or None when this server cannot take them."""
 
 Spawn = Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]]
+
+
+@attrs.frozen
+class Offered:
+    """What became of an offer."""
+
+    where: str | None
+    """``editor`` or ``disk``: the holder put the entries there. None: write them yourself."""
+
+    unheard: bool = False
+    """A server listed the note as open in its editor but did not take the entries (it
+    died, hung, or never answered): that editor may still hold an unsaved buffer."""
 
 
 class Handoff:
@@ -165,15 +178,15 @@ class Handoff:
 
     async def offer(
         self, path: Path, entries: list[PendingEntry], replayed: Collection[str] = ()
-    ) -> str | None:
+    ) -> Offered:
         """Hand ``entries`` to a live server whose editor has ``path`` open.
 
-        Returns where that server put them (``editor``, or ``disk`` if its user closed the
-        note meanwhile), or None: no holder, or none took them, so write them yourself.
+        ``where`` says where that server put them (``editor``, or ``disk`` if its user
+        closed the note meanwhile); None when there is no holder or none took them.
         """
         if self._closing:
-            return None
-        holders = await asyncio.to_thread(self.holders, path)
+            return Offered(None)
+        holders, unheard = await asyncio.to_thread(self.scan, path)
         payload = [
             {
                 "id": e.id,
@@ -185,30 +198,34 @@ class Handoff:
             for e in entries
         ]
         for holder in holders:
-            where = await self._offer_to(holder, payload)
+            where, heard = await self._offer_to(holder, payload)
             if where is not None:
-                return where
-        return None
+                return Offered(where)
+            unheard = unheard or not heard
+        return Offered(None, unheard)
 
-    def holders(self, path: Path) -> list[str]:
-        """Live servers (other than this one) whose client has ``path`` open; dead
-        servers' folders met on the way are removed."""
+    def scan(self, path: Path) -> tuple[list[str], bool]:
+        """The live servers (other than this one) whose client has ``path`` open, and
+        whether a dead one had it open; dead servers' folders are removed on the way."""
         target = os.path.realpath(path)
-        found = []
+        found, dead_holder = [], False
         for lock in sorted(self.folder.glob("*.lock")):
             name = lock.name.removesuffix(".lock")
-            if name == self.name or not self._alive(name, clean=True):
+            if name == self.name:
                 continue
             try:
                 listed = json.loads((self.folder / name / "open.json").read_text("utf-8"))
             except (OSError, ValueError):
-                continue  # nothing open yet, or its folder is going away
-            if isinstance(listed, dict) and target in listed.get("open", []):
+                listed = {}  # nothing open yet, or its folder is going away
+            holds = isinstance(listed, dict) and target in listed.get("open", [])
+            if not self._alive(name, clean=True):
+                dead_holder = dead_holder or holds
+            elif holds:
                 found.append(name)
         for debris in self.folder.iterdir():
             if debris.is_dir() and not (self.folder / f"{debris.name}.lock").exists():
                 shutil.rmtree(debris, ignore_errors=True)
-        return found
+        return found, dead_holder
 
     def _alive(self, name: str, *, clean: bool) -> bool:
         """Whether server ``name`` still holds its lock; a dead one's folder may go."""
@@ -230,7 +247,10 @@ class Handoff:
                 lock_path.unlink(missing_ok=True)
         return False
 
-    async def _offer_to(self, holder: str, payload: list[dict[str, Any]]) -> str | None:
+    async def _offer_to(
+        self, holder: str, payload: list[dict[str, Any]]
+    ) -> tuple[str | None, bool]:
+        """Where ``holder`` put the entries (None: it did not), and whether it answered."""
         offer_id = uuid.uuid4().hex
         offer = self.folder / holder / "inbox" / f"offer-{offer_id}.json"
         reply = self.home / "answers" / f"{offer_id}.json"
@@ -238,13 +258,13 @@ class Handoff:
         try:
             await asyncio.to_thread(write_private, offer, message)
         except OSError:
-            return None  # the holder went away
+            return None, False  # the holder went away
         try:
             answer = await self._await_answer(reply, holder, self.offer_wait)
             if answer is None:
                 if await asyncio.to_thread(_withdraw, offer):
                     logger.info("Butler server %s did not take a note entry in time", holder)
-                    return None
+                    return None, False
                 # Claimed: the holder is putting the entries in, give it longer.
                 answer = await self._await_answer(reply, holder, self.claimed_wait)
             if answer is None:
@@ -255,12 +275,12 @@ class Handoff:
                     "writing it to the file as well, so it may appear twice",
                     holder,
                 )
-                return None
+                return None, False
         finally:
             await asyncio.to_thread(reply.unlink, missing_ok=True)
         if answer.get("done") and answer.get("where") in ("editor", "disk"):
-            return str(answer["where"])
-        return None
+            return str(answer["where"]), True
+        return None, True
 
     async def _await_answer(self, reply: Path, holder: str, seconds: float) -> dict | None:
         deadline = time.monotonic() + seconds

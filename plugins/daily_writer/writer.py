@@ -144,7 +144,15 @@ class NoteWriter:
         than write the file under that editor's buffer; None: write them here."""
         if self.handoff is None or any(e.id in self._handed_in for e in entries):
             return None
-        return await self.handoff.offer(path, entries, self._replayed)
+        offered = await self.handoff.offer(path, entries, self._replayed)
+        if offered.where is None and offered.unheard:
+            # Its buffer may be unsaved: saving it over the file would drop the entry.
+            self.ctx.show_warning(
+                f"Butler: another editor has {path.name} open, but its Butler server did "
+                f"not answer, so the entry was written to the file; if that editor asks "
+                f"whether to save over the changed file, say no and reload it"
+            )
+        return offered.where
 
     async def _receive(self, entries: list[PendingEntry], replayed: set[str]) -> str | None:
         """Put entries another server handed us into our client's buffer of the note, by

@@ -85,6 +85,7 @@ async def test_an_append_goes_into_the_other_editors_unsaved_buffer_not_under_it
     ]
     assert note.read_bytes() == ON_DISK.encode()
     assert await pending(a) == 0 and await pending(b) == 0  # nothing waits in a journal
+    assert not a.messages
 
 
 async def test_once_the_other_editor_closes_the_note_the_file_takes_the_entry(
@@ -102,6 +103,7 @@ async def test_once_the_other_editor_closes_the_note_the_file_takes_the_entry(
     assert entries(note.read_text()) == ["saved earlier", "after B closed it"]
     assert not b.editor.applied
     assert await pending(a) == 0
+    assert not a.messages  # B let the note go: nothing to warn about
 
 
 async def test_a_killed_holder_does_not_keep_the_entry_from_the_file(
@@ -126,3 +128,7 @@ async def test_a_killed_holder_does_not_keep_the_entry_from_the_file(
     assert seconds < 2.5, f"A waited {seconds:.1f} s for a dead server"
     assert servers_holding(butler_env, note) == 0
     assert len(list(handoff_folder(butler_env).glob("*.lock"))) == 1
+    # B's editor may still hold its unsaved buffer: saving it over the file would drop
+    # the entry, so A's user is told.
+    [warning] = [m.message for m in a.messages]
+    assert f"another editor has {note.name} open" in warning and "say no" in warning
