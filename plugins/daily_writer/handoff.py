@@ -247,10 +247,19 @@ class Handoff:
                 lock_path.unlink(missing_ok=True)
         return False
 
+    def _lists_not(self, holder: str, path: str) -> bool:
+        """Whether ``holder``'s open.json says, readably, that its client has not ``path``."""
+        try:
+            listed = json.loads((self.folder / holder / "open.json").read_text("utf-8"))
+        except (OSError, ValueError):
+            return False
+        return isinstance(listed, dict) and os.path.realpath(path) not in listed.get("open", [])
+
     async def _offer_to(
         self, holder: str, payload: list[dict[str, Any]]
     ) -> tuple[str | None, bool]:
-        """Where ``holder`` put the entries (None: it did not), and whether it answered."""
+        """Where ``holder`` put the entries (None: it did not), and whether it was heard
+        from: it answered, or it let go of the note (so no buffer of its waits for them)."""
         offer_id = uuid.uuid4().hex
         offer = self.folder / holder / "inbox" / f"offer-{offer_id}.json"
         reply = self.home / "answers" / f"{offer_id}.json"
@@ -264,7 +273,9 @@ class Handoff:
             if answer is None:
                 if await asyncio.to_thread(_withdraw, offer):
                     logger.info("Butler server %s did not take a note entry in time", holder)
-                    return None, False
+                    # A server that closed the note meanwhile stops reading its inbox.
+                    let_go = await asyncio.to_thread(self._lists_not, holder, payload[0]["path"])
+                    return None, let_go
                 # Claimed: the holder is putting the entries in, give it longer.
                 answer = await self._await_answer(reply, holder, self.claimed_wait)
             if answer is None:

@@ -156,6 +156,23 @@ def test_an_offer_nobody_claims_is_withdrawn_and_never_put_in_later(tmp_path: Pa
     assert holder.received == []
 
 
+def test_a_holder_that_let_go_of_the_note_meanwhile_is_no_cause_for_alarm(
+    tmp_path: Path, note: Path
+):
+    folder = tmp_path / "handoff"
+    sender = server(folder, offer_wait=0.3)
+    owner = server(folder, Holder().receive)
+    handoff_mod.write_private(owner.home / "open.json", {"open": [str(note.resolve())]})
+
+    async def scenario():
+        offer = asyncio.ensure_future(sender.offer(note, [entry(note)]))
+        await asyncio.sleep(0.1)
+        handoff_mod.write_private(owner.home / "open.json", {"open": []})  # closed it
+        return await offer
+
+    assert asyncio.run(scenario()) == handoff_mod.Offered(None, unheard=False)
+
+
 def test_a_claimed_offer_never_answered_is_written_here_after_the_long_wait(
     tmp_path: Path, note: Path
 ):
