@@ -222,7 +222,7 @@ def test_notes_folder_that_cannot_take_files_fails_with_a_fix(tmp_path: Path, mo
 def test_notes_fail_on_an_unreadable_template_and_warn_about_an_escaping_pattern(tmp_path: Path):
     folder = str(tmp_path / "notes")
     assert check_notes(NotesSettings(directory=folder), None).status == "ok"
-    # daily_writer creates every new note from the template: without it, none is created.
+    # Without it, new notes start from the built-in template: the user's is not in effect.
     missing = check_notes(NotesSettings(directory=folder, template="tpl.md"), tmp_path)
     assert missing.status == "fail" and "notes.template" in missing.detail
     assert str(tmp_path / "tpl.md") in missing.detail and "notes.template" in missing.fix
