@@ -23,8 +23,10 @@ import cattrs.v
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams
+from pygls.workspace import TextDocument
 
 from butler_ls.host.hosting import CommandEntry
+from butler_ls.host.positions import line_column_position
 from butler_ls.util.config import camel
 from butler_ls.util.errors import ButlerError, InvalidArguments, shorten
 
@@ -72,6 +74,14 @@ class PositionArgument:
     def to_lsp(self) -> types.Position:
         """The lsprotocol Position."""
         return types.Position(line=self.line, character=self.character)
+
+    @classmethod
+    def at_line_column(cls, document: TextDocument, line: int, column: int) -> PositionArgument:
+        """The position of ``line`` and ``column`` as an editor shows them (both from 1, the
+        column in characters) in ``document``, in its negotiated encoding; clamped to the
+        end of the line, or of the document, as an LSP position past the end is."""
+        position = line_column_position(document, line, column)
+        return cls(line=position.line, character=position.character)
 
 
 def _make_converter() -> cattrs.Converter:

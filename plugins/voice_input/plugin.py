@@ -56,8 +56,18 @@ class StartArguments:
     uri: str | None = None
     """The document to dictate into (``target: cursor``)."""
 
+    path: FilePath | None = None
+    """The document as a file path instead of ``uri``: absolute, with ``~``, or relative to
+    the workspace folder; the file must be open in the editor."""
+
     position: PositionArgument | None = None
-    """Where in ``uri`` (default: its end); the text follows the user's edits from there."""
+    """Where in the document (default: its end); the text follows the user's edits from there."""
+
+    line: int | None = None
+    """Where, as an editor shows it, instead of ``position``: the line, from 1."""
+
+    column: int | None = None
+    """With ``line``: the column, from 1, counted in characters (code points); default 1."""
 
     target: Literal["cursor", "dailyNote"] = "cursor"
     """``cursor``: into ``uri``; ``dailyNote``: each utterance a timestamped entry of today's."""
@@ -75,6 +85,45 @@ class StartArguments:
                 f"speed: must be between 0.1 and 100 (1.0 is real time), not {self.speed}",
                 field="speed",
             )
+        if self.uri is not None and self.path is not None:
+            raise InvalidArguments(
+                "uri, path: both name the document; give one of them, not both", field="path"
+            )
+        if self.position is not None and (self.line is not None or self.column is not None):
+            raise InvalidArguments(
+                "position, line/column: both say where; give position (from 0, in the "
+                "editor's position encoding) or line and column (from 1), not both",
+                field="line",
+            )
+        for name, value in (("line", self.line), ("column", self.column)):
+            if value is not None and value < 1:
+                raise InvalidArguments(f"{name}: counts from 1, not {value}", field=name)
+        if self.column is not None and self.line is None:
+            raise InvalidArguments("column: needs line as well (both count from 1)", field="column")
+
+    def on_document(self, ctx: PluginContext) -> StartArguments:
+        """These arguments with ``path`` turned into the open document's ``uri``, and
+        ``line`` and ``column`` into its ``position``, as the rest of dictation takes them."""
+        if self.target != "cursor" or (self.path is None and self.line is None):
+            return self
+        uri = self.uri
+        if self.path is not None:
+            path = Path(self.path).expanduser()
+            if not path.is_absolute():
+                path = (ctx.workspace_root() or Path.cwd()) / path
+            document = ctx.document_for_path(path)
+            if document is None:
+                raise InvalidArguments(
+                    f"path: {path} is not open in the editor; open it first, or use target "
+                    "'dailyNote'",
+                    field="path",
+                )
+            uri = document.uri
+        position = self.position
+        document = ctx.document(uri) if uri else None
+        if self.line is not None and document is not None:  # else: refused as uri is
+            position = PositionArgument.at_line_column(document, self.line, self.column or 1)
+        return attrs.evolve(self, uri=uri, path=None, position=position, line=None, column=None)
 
 
 @attrs.frozen
@@ -190,6 +239,7 @@ class VoiceInputPlugin(Plugin):
                 "(butler.dictation.stop) or use butler.dictation.toggle"
             )
         args.check()
+        args = args.on_document(self.ctx)
         anchor = self._anchor(args)
         session_id = None
         try:
@@ -225,8 +275,8 @@ class VoiceInputPlugin(Plugin):
             return None
         if not args.uri:
             raise InvalidArguments(
-                "uri: target 'cursor' needs the document to dictate into; pass its uri "
-                "(and position), or use target 'dailyNote'",
+                "uri: target 'cursor' needs the document to dictate into; pass its uri or "
+                "path (and position, or line and column), or use target 'dailyNote'",
                 field="uri",
             )
         if self.ctx.document(args.uri) is None:
