@@ -20,11 +20,15 @@ from typing import Any
 
 import pytest
 import yaml
+from lsprotocol import types
+from pygls.workspace import TextDocument
+from pygls.workspace.position_codec import PositionCodec
 
 from butler_ls.lsp.command_table import structure_arguments
 from butler_ls.util.config import parse_settings
 from tests.guides import GUIDES, guide_block
 from tests.helpers import REPO, builtin_schema, load_plugin_module
+from tests.unit.test_start_by_path import Editor
 
 # -- Helix's rules -------------------------------------------------------------------
 
@@ -296,21 +300,39 @@ def test_every_key_sends_a_command_butler_accepts(shell):
         assert butler_accepts(command, arguments) is not None, path
 
 
-@pytest.mark.parametrize("buffer_name", ["notes/draft one.md", "~/notes/draft one.md"])
-def test_the_cursor_key_dictates_where_the_cursor_is(shell, buffer_name):
+@pytest.mark.parametrize(
+    "buffer_name",
+    ["notes/draft one.md", "~/notes/draft one.md", "notes/it's (1) & +más.md", "{home}/notes/d.md"],
+)
+def test_the_cursor_key_dictates_where_the_cursor_is(shell, monkeypatch, buffer_name):
+    home, env = shell
+    monkeypatch.setenv("HOME", str(home))
+    buffer_name = buffer_name.format(home=home)
+    line = dict(key_bindings())["normal.space.B.d"]
+    # Helix's values for the cursor on line 2, before the x (the 8th character), of a
+    # file opened from its home folder, the workspace folder Helix gives Butler.
+    variables = {"buffer_name": buffer_name, "cursor_line": "2", "cursor_column": "8"}
+    command, arguments = run_command_line(line, variables, home, env)
+    assert command == "butler.dictation.toggle"
+    start = butler_accepts(command, arguments)
+    assert start.target == "cursor"
+    # The URI Helix sent with didOpen (its url crate writes a space as %20, as Python does),
+    # in the position encoding Helix asks for first, UTF-8.
+    path = Path(buffer_name).expanduser()
+    uri = (home / path if not path.is_absolute() else path).as_uri()
+    codec = PositionCodec(encoding=types.PositionEncodingKind.Utf8)
+    document = TextDocument(uri, "# Draft\ncafé 🎉 x\n", position_codec=codec)
+    start = start.on_document(Editor(home, document))
+    assert start.uri == uri
+    assert (start.position.line, start.position.character) == (1, 11)  # é 2 bytes, 🎉 4
+
+
+def test_a_file_name_with_a_quote_does_not_fit_in_the_json(shell):
     home, env = shell
     line = dict(key_bindings())["normal.space.B.d"]
-    # Helix's values for the cursor on line 3, before the 8th character, of a file
-    # opened from its home folder, by a relative path or one with ~.
-    variables = {"buffer_name": buffer_name, "cursor_line": "3", "cursor_column": "8"}
-    command, arguments = run_command_line(line, variables, home, env)
-    start = butler_accepts(command, arguments)
-    assert command == "butler.dictation.toggle"
-    assert start.target == "cursor"
-    # The URI Helix sent with didOpen (its url crate writes a space as %20, as Python does).
-    assert start.uri == (home / "notes" / "draft one.md").as_uri()
-    assert "%20" in start.uri
-    assert (start.position.line, start.position.character) == (2, 7)
+    variables = {"buffer_name": 'say "hi".md', "cursor_line": "1", "cursor_column": "1"}
+    with pytest.raises(HelixRefuses, match="failed to parse arguments"):
+        run_command_line(line, variables, home, env)
 
 
 # -- the model of Helix's command line ---------------------------------------------------
