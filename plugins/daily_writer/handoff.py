@@ -320,12 +320,16 @@ class Handoff:
         await asyncio.to_thread(self._leave)
 
     def _leave(self) -> None:
-        # An offer still in the inbox is withdrawn by its sender, who finds it gone and
-        # this server dead, and writes the entries itself.
-        shutil.rmtree(self.home, ignore_errors=True)
+        # An editor may stop its server and keep the buffers (eglot-shutdown does). With
+        # files still open the folder stays, its lock free: the next sender to a listed
+        # note sees a gone server that had it open, warns, writes the file and removes
+        # the folder. An offer in the inbox is withdrawn by its sender, who writes it.
+        if not self._open:
+            shutil.rmtree(self.home, ignore_errors=True)
         if self._lock.is_locked:
             self._lock.release()
-        Path(self._lock.lock_file).unlink(missing_ok=True)
+        if not self._open:
+            Path(self._lock.lock_file).unlink(missing_ok=True)
 
 
 def parse_entries(raw: object) -> tuple[list[PendingEntry], set[str]]:

@@ -148,8 +148,8 @@ class NoteWriter:
         if offered.where is None and offered.unheard:
             # Its buffer may be unsaved: saving it over the file would drop the entry.
             self.ctx.show_warning(
-                f"Butler: another editor has {path.name} open, but its Butler server did "
-                f"not answer, so the entry was written to the file; if that editor asks "
+                f"Butler: another editor had {path.name} open, but its Butler server did "
+                f"not take the entry, so it was written to the file; if that editor asks "
                 f"whether to save over the changed file, say no and reload it"
             )
         return offered.where

@@ -131,4 +131,4 @@ async def test_a_killed_holder_does_not_keep_the_entry_from_the_file(
     # B's editor may still hold its unsaved buffer: saving it over the file would drop
     # the entry, so A's user is told.
     [warning] = [m.message for m in a.messages]
-    assert f"another editor has {note.name} open" in warning and "say no" in warning
+    assert f"another editor had {note.name} open" in warning and "say no" in warning

@@ -224,17 +224,33 @@ def test_no_holder_no_offer(tmp_path: Path, note: Path):
     assert list((other.home / "inbox").iterdir()) == []
 
 
-def test_a_server_that_closes_leaves_nothing_behind(tmp_path: Path, note: Path):
+def test_a_server_that_closes_with_nothing_open_leaves_nothing_behind(tmp_path: Path):
+    folder = tmp_path / "handoff"
+    sender, owner = server(folder), server(folder, Holder().receive)
+
+    async def scenario() -> None:
+        owner.set_open([str(tmp_path / "other.md")])
+        owner.set_open([])
+        await owner.close()
+
+    asyncio.run(scenario())
+    assert sorted(p.name for p in folder.iterdir()) == [sender.name, f"{sender.name}.lock"]
+
+
+def test_a_server_stopped_while_its_editor_holds_the_note_is_reported_once(
+    tmp_path: Path, note: Path
+):
     folder = tmp_path / "handoff"
     sender, owner = server(folder), server(folder, Holder().receive)
 
     async def scenario() -> None:
         owner.set_open([str(note)])
         await published(owner, note)
-        await owner.close()
+        await owner.close()  # the editor keeps its buffer (eglot-shutdown)
 
     asyncio.run(scenario())
-    assert sender.scan(note) == ([], False)
+    assert sender.scan(note) == ([], True)  # the sender writes the file, and warns
+    assert sender.scan(note) == ([], False)  # its folder is gone now
     assert sorted(p.name for p in folder.iterdir()) == [sender.name, f"{sender.name}.lock"]
 
 
