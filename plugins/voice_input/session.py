@@ -17,9 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 
+from .identifiers import DocumentWords
 from .lookahead import Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
-from .settings import model_language, model_vocabulary
+from .session_state import dictation_state
+from .settings import VoiceInputSettings, model_language, model_vocabulary
 from .timing import Timing, heard_at
 from .utterance_jobs import command_phrases, settled, transcribe_utterance
 from .voice_commands import interpret, join
@@ -62,6 +64,11 @@ class DictationSession:
         self.vocabulary = model_vocabulary(self.ctx.settings)
         self.rules = plugin.rules()
         self._command_phrases = command_phrases(self.rules)
+        settings = self.ctx.settings.get(VoiceInputSettings)
+        # The worker adds model.vocabulary to the hotwords itself: it counts in the bound.
+        self.words = DocumentWords(
+            self.ctx, settings.identifiers, settings.max_hotwords, fixed=len(self.vocabulary)
+        )
         self.state = "listening"
         self.message: str | None = None
         self.partial = ""
@@ -241,6 +248,7 @@ class DictationSession:
         """One utterance's job (its spooled WAV, or samples not spooled yet); ``marks`` gets
         when it started and ended, for the figures."""
         speech = self.ctx.require("speech.transcribe")
+        document_words = await self.words.hotwords(*self._where())
         return await transcribe_utterance(
             speech,
             audio,
@@ -250,7 +258,13 @@ class DictationSession:
             language=self.language,
             text_so_far=self.text,
             hotwords=self._command_phrases,
+            document_words=document_words,
         )
+
+    def _where(self) -> tuple[str | None, int]:
+        """The document dictated into (None: the daily note) and the line of the anchor."""
+        position = self.anchor.position() if self.anchor is not None else None
+        return (self.anchor.uri if self.anchor else None), (position.line if position else 0)
 
     @property
     def pending(self) -> int:
@@ -308,14 +322,16 @@ class DictationSession:
 
     async def _place(self, transcript: str) -> None:
         """Apply one utterance: voice commands, spacing, then the edit (or the daily note)."""
-        piece = interpret(transcript, self.rules, keep=self.vocabulary)
+        names = await self.words.matcher(*self._where())
+        piece = interpret(transcript, self.rules, keep=self.vocabulary, names=names)
         if piece.scratch:
             await self._scratch()
         if not piece.text:
             return
         if self.anchor is not None:
             before, after = self.anchor.text_before(), self.anchor.text_after(2)
-            text = join(before, piece.text, after, keep=self.vocabulary)
+            exact = piece.exact_start
+            text = join(before, piece.text, after, keep=self.vocabulary, exact_start=exact)
             try:
                 span = await self.anchor.insert(text, label="Butler dictation", track=True)
             except DocumentClosed:
@@ -324,7 +340,7 @@ class DictationSession:
                 self._spans.append((span, text))
                 self.text += text
                 return
-        text = join("", piece.text, keep=self.vocabulary)
+        text = join("", piece.text, keep=self.vocabulary, exact_start=piece.exact_start)
         await self.ctx.require("notes.daily").append(text)
         self.text = f"{self.text}\n{text}" if self.text else text
 
@@ -379,21 +395,4 @@ class DictationSession:
                 await asyncio.wait_for(self.done.wait(), STATE_INTERVAL)
 
     def _notify(self) -> None:
-        state: dict[str, Any] = {
-            "sessionId": self.id,
-            "state": self.state,
-            "pending": self.pending,
-            "target": self.target,
-            "source": self.source.kind,
-            "partial": self.partial,
-        }
-        if self.state == "listening":
-            state["level"] = round(self._level, 1)
-        if self.message:
-            state["message"] = self.message
-        if self.anchor is not None:
-            state["uri"] = self.anchor.uri
-            position = self.anchor.position()
-            if position is not None:
-                state["position"] = {"line": position.line, "character": position.character}
-        self.ctx.notify("butler/dictationState", state)
+        self.ctx.notify("butler/dictationState", dictation_state(self, self._level))

@@ -36,6 +36,13 @@ class VoiceInputSettings:
     partial_text: bool = True
     """Whether provisional text is shown while an utterance is spoken."""
 
+    identifiers: bool = True
+    """Whether the open documents' identifiers and names, and the notes' titles, are the
+    model's hotwords, and spoken identifiers are written as a code document spells them."""
+
+    max_hotwords: int = setting(20, check=between(0, 100))
+    """At most this many hotwords from the documents (with ``model.vocabulary``); 0: none."""
+
     commands: dict[str, Any] = attrs.field(factory=dict)
     """Overrides of the voice commands' phrases (see docs/dictation.md)."""
 

@@ -1,12 +1,13 @@
 """How an utterance goes to ``speech.transcribe``: its audio (the spooled WAV, by reference),
-the unfinished sentence before it as context, and the voice commands as hotwords when short.
+the unfinished sentence before it as context, and hotwords: the open documents' words, with
+the voice commands when short.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -67,7 +68,8 @@ async def settled(job: Awaitable[T]) -> T | ButlerError:
 
 def command_phrases(rules: Rules) -> list[str]:
     """Every phrase of the voice commands: the hotwords of a short utterance."""
-    return [*rules.scratch_that, *rules.new_line, *rules.new_paragraph, *rules.punctuation]
+    phrases = [*rules.scratch_that, *rules.new_line, *rules.new_paragraph, *rules.punctuation]
+    return [*phrases, *rules.casing]
 
 
 async def transcribe_utterance(
@@ -80,8 +82,13 @@ async def transcribe_utterance(
     language: str | None,
     text_so_far: str,
     hotwords: list[str],
+    document_words: Sequence[str] = (),
 ) -> Transcribed:
-    """One utterance's job; ``marks`` gets when it started and ended, for the figures."""
+    """One utterance's job; ``marks`` gets when it started and ended, for the figures.
+
+    ``hotwords`` (the command phrases) go with a short utterance only, ``document_words``
+    (see identifiers.py, bounded there) with every one.
+    """
 
     def on_event(message: Any) -> None:
         if message.kind == "started":
@@ -94,7 +101,7 @@ async def transcribe_utterance(
         priority="interactive",
         language=language,
         prompt="" if short else context(text_so_far),
-        vocabulary=hotwords if short else (),
+        vocabulary=[*hotwords, *document_words] if short else document_words,
         # The voice detector here already cut the speech out; the model's own
         # (Silero) trimmed soft first words ("And Mr. John...") that 200 ms of
         # pre-roll had kept: 5.5% word errors with it, 4.4% without.

@@ -13,6 +13,7 @@ from typing import Any
 
 import attrs
 
+from .identifiers import Matcher, cased, letters
 from .voice_rules import RULES, Rules, rules_for
 
 __all__ = ["RULES", "Piece", "Rules", "interpret", "join", "rules_for"]
@@ -27,6 +28,9 @@ class Piece:
 
     scratch: bool = False
     """Remove the previous utterance first ("scratch that" with nothing before it)."""
+
+    exact_start: bool = False
+    """The text starts with a name (an identifier, a cased name) that keeps its capitals."""
 
 
 _MODEL_PUNCT = ".,;:!?\u2026"
@@ -133,6 +137,9 @@ class _Item:
     marks: str = ""
     """Marks the user spoke after the word: later ones add to these."""
 
+    exact: bool = False
+    """A name, written exactly: no capital at a sentence start, none taken away."""
+
 
 @attrs.define
 class _Output:
@@ -156,6 +163,12 @@ class _Output:
         elif self.case == "lower":
             core = _soften(core, self.keep)
         self.items.append(_Item("word", self.lead + chunk.lead + core, chunk.trail))
+        self.lead, self.case = "", None
+
+    def name(self, name: str, first: _Chunk, last: _Chunk) -> None:
+        """An identifier or a cased name in place of the words ``first`` to ``last``."""
+        lead = self.lead + "".join(ch for ch in first.lead if ch not in _MODEL_PUNCT)
+        self.items.append(_Item("word", lead + name, last.trail, exact=True))
         self.lead, self.case = "", None
 
     def command(self, action: str, value: str, first: _Chunk, last: _Chunk) -> None:
@@ -201,13 +214,19 @@ class _Output:
         return text.strip(" ")
 
 
-def interpret(transcript: str, rules: Rules, *, keep: Collection[str] = ()) -> Piece:
+def interpret(
+    transcript: str, rules: Rules, *, keep: Collection[str] = (), names: Matcher | None = None
+) -> Piece:
     """Apply the spoken commands and drop the fillers of one utterance's transcript.
 
     The model's own casing and punctuation stay, except that a spoken mark replaces the
     model's mark before it ("Is it? Question mark." is "Is it?"). "Scratch that" after some
     words drops those words and keeps the rest of the utterance; with nothing before it, the
     piece asks to remove the previous utterance. ``keep`` lists words whose capitals stay.
+    A casing command ("camel case user id") makes the words after it one name (``_casing``);
+    ``names`` (a code document's identifiers) writes the longest run of words that spells
+    one of them as that identifier ("get user by ID" is ``getUserById``). An utterance of
+    names only loses the model's closing full stop: a name is not a sentence.
     """
     chunks = [_Chunk(*_split(word)) for word in transcript.split()]
     chunks = _drop_fillers(chunks, _table((phrase, True) for phrase in rules.fillers))
@@ -220,15 +239,51 @@ def interpret(transcript: str, rules: Rules, *, keep: Collection[str] = ()) -> P
             *((phrase, ("mark", mark)) for phrase, mark in rules.punctuation.items()),
         ]
     )
+    casing = _table(rules.casing.items())
+    keys = [letters(chunk.core) for chunk in chunks]
+    # Words join into one identifier across the model's commas, never across a full stop.
+    joins = [set(a.trail) <= {",", "-"} and not b.lead for a, b in pairwise(chunks)]
     out, i = _Output(keep), 0
     while i < len(chunks):
         n, (action, value) = _match(chunks, i, commands) or (1, ("word", ""))
-        if action == "word":
-            out.word(chunks[i])
-        else:
+        if action != "word":
             out.command(action, value, chunks[i], chunks[i + n - 1])
-        i += n
-    return Piece(out.text(), scratch=out.scratch)
+            i += n
+            continue
+        style = _match(chunks, i, casing)
+        if style is not None:
+            i = _casing(out, chunks, i, style, (commands, casing))
+            continue
+        n, name = names.match(keys, i, joins=[*joins, False]) if names else (0, "")
+        if n:
+            out.name(name, chunks[i], chunks[i + n - 1])
+        else:
+            out.word(chunks[i])
+        i += max(n, 1)
+    words = [item for item in out.items if item.kind == "word"]
+    if words and all(item.exact for item in words) and words[-1].trail == ".":
+        words[-1].trail = ""
+    exact = bool(out.items) and out.items[0].exact
+    return Piece(out.text(), scratch=out.scratch, exact_start=exact)
+
+
+def _casing(out: _Output, chunks: list[_Chunk], i: int, style: tuple, stops: tuple) -> int:
+    """Write the words after the casing command at ``i`` as one name; the index after them.
+
+    The name takes the words up to the first that carries punctuation (included: "camel
+    case user name, then" is "userName, then"), the next voice command, or the end.
+    """
+    n, value = style
+    start = end = i + n
+    while end < len(chunks):
+        if any(_match(chunks, end, table) for table in stops) or (end > start and chunks[end].lead):
+            break
+        end += 1
+        if chunks[end - 1].trail:
+            break
+    if end > start:
+        out.name(cased([c.core for c in chunks[start:end]], value), chunks[start], chunks[end - 1])
+    return end
 
 
 # Capitalised words that stay capitalised mid-sentence. "May" is left out: it is a verb too.
@@ -296,6 +351,7 @@ def join(
     *,
     sentence_end: bool | None = None,
     keep: Collection[str] = (),
+    exact_start: bool = False,
 ) -> str:
     """The text to insert between ``before`` and ``after`` (the document around the cursor).
 
@@ -305,7 +361,7 @@ def join(
     punctuation), so words dictated mid-line never stick to the text that follows. The first
     word is capitalised at a sentence or line start (``sentence_end`` overrides the guess),
     else softened: see ``_soften`` for which words keep their capital (``keep``: the user's
-    vocabulary).
+    vocabulary). With ``exact_start`` the first word is a name and stays as it is.
     """
     piece = re.sub(r"^[^\S\r\n]+", "", piece)
     if not piece:
@@ -314,7 +370,7 @@ def join(
         sentence_end = _ends_sentence(before)
     start = _OPENERS.match(piece).end()
     word = _WORD.match(piece, start)
-    if word is not None and word[0][0].isalpha():
+    if word is not None and word[0][0].isalpha() and not exact_start:
         new = _capitalise(word[0]) if sentence_end else _soften(word[0], keep)
         piece = piece[:start] + new + piece[word.end() :]
     goes_on = after[:1] and not after[0].isspace() and not _closes(after)

@@ -12,7 +12,7 @@ from typing import Any
 
 import attrs
 
-__all__ = ["RULES", "Rules", "rules_for"]
+__all__ = ["CASES", "RULES", "Rules", "rules_for"]
 
 _EN_MARKS = {"period": ".", "full stop": ".", "comma": ",", "colon": ":", "semicolon": ";"}
 _EN_MARKS |= {"question mark": "?", "exclamation mark": "!", "exclamation point": "!"}
@@ -20,6 +20,10 @@ _FR_MARKS = {"point": ".", "virgule": ",", "point d'interrogation": "?"}
 _FR_MARKS |= {"point d'exclamation": "!"}
 _ES_MARKS = {"punto": ".", "coma": ",", "punto y coma": ";", "signo de interrogación": "?"}
 _ES_MARKS |= {"signo de exclamación": "!"}
+_EN_CASES = {"camel case": "camel", "snake case": "snake", "pascal case": "pascal"}
+_EN_CASES |= {"kebab case": "kebab", "constant case": "constant"}
+_EN_CASES |= {"screaming snake case": "constant"}
+CASES = ("camel", "snake", "pascal", "kebab", "constant")
 
 
 @attrs.frozen
@@ -45,9 +49,14 @@ class Rules:
     fillers: tuple[str, ...] = ("um", "uh", "er", "erm", "uhm", "hmm")
     """Hesitations dropped from the text, with the comma the model puts after them."""
 
+    casing: Mapping[str, str] = attrs.field(default=_EN_CASES, converter=dict, hash=False)
+    """Spoken name -> style (one of ``CASES``): the words after it, up to a punctuation mark,
+    a spoken command or the utterance's end, become one name ("camel case user id": userId)."""
+
 
 # French and Spanish are a start, kept small on purpose: each phrase is also a chance to eat
-# an ordinary word ("point de vue"), so they grow from what users report.
+# an ordinary word ("point de vue"), so they grow from what users report. Their casing
+# phrases are the English ones: "camel case" is programmers' jargon in both.
 RULES: dict[str, Rules] = {
     "en": Rules(),
     "fr": Rules(
@@ -73,7 +82,7 @@ _PHRASE_FIELDS = {
     "scratchThat": "scratch_that",
     "fillers": "fillers",
 }
-_OVERRIDE_KEYS = [*_PHRASE_FIELDS, "punctuation"]
+_OVERRIDE_KEYS = [*_PHRASE_FIELDS, "punctuation", "casing"]
 
 
 def rules_for(language: str | None, overrides: Mapping[str, Any] | None = None) -> Rules:
@@ -99,6 +108,13 @@ def rules_for(language: str | None, overrides: Mapping[str, Any] | None = None) 
                 _text(f"punctuation.{name}", name): _text(f"punctuation.{name}", mark, mark=True)
                 for name, mark in value.items()
             }
+        elif key == "casing":
+            if not isinstance(value, Mapping):
+                raise ValueError(f"casing: expected a mapping phrase -> style, got {value!r}")
+            for name, style in value.items():
+                if style not in CASES:
+                    raise ValueError(f"casing.{name}: expected one of {list(CASES)}, got {style!r}")
+            changes["casing"] = {_text(f"casing.{name}", name): value[name] for name in value}
         elif key in _PHRASE_FIELDS:
             # A lone string is one phrase: iterating it would give one phrase per letter.
             items = [value] if isinstance(value, str) else value

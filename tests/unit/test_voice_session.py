@@ -96,6 +96,8 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
         require=capabilities.__getitem__,
         get=lambda name, default=None: capabilities.get(name, default),
         run_task=lambda coro, name: asyncio.ensure_future(coro),
+        document=editor.workspace.text_documents.get,
+        open_uris=lambda: list(editor.workspace.text_documents),
     )
     plugin = SimpleNamespace(
         ctx=ctx,
