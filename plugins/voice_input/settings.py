@@ -40,7 +40,7 @@ class VoiceInputSettings:
     """Whether the open documents' identifiers and names, and the notes' titles, are the
     model's hotwords, and spoken identifiers are written as a code document spells them."""
 
-    max_hotwords: int = setting(20, check=between(0, 100))
+    max_hotwords: int = setting(10, check=between(0, 100))
     """At most this many hotwords from the documents (with ``model.vocabulary``); 0: none."""
 
     commands: dict[str, Any] = attrs.field(factory=dict)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from butler_ls.plugin_api import ButlerError
 
+from .identifiers import closed
 from .voice_commands import Rules
 
 if TYPE_CHECKING:
@@ -95,6 +96,7 @@ async def transcribe_utterance(
             marks.setdefault("started", time.monotonic())
 
     short = speech_seconds <= SHORT_SPEECH
+    document_words = closed(document_words)
     request = audio_request(
         speech,
         audio,

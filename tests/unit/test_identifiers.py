@@ -249,13 +249,19 @@ def test_a_python_document_gets_its_identifiers_and_its_names_as_hotwords(tmp_pa
     source, request = run_session(tmp_path, CODE, "python", "Call get user by ID.")
     assert source.endswith("Call getUserById.")
     assert "get user by id" in request.vocabulary and "HTTP server" in request.vocabulary
-    assert len(request.vocabulary) <= 20
+    assert len(request.vocabulary) <= 10  # voice_input.maxHotwords
+    assert request.vocabulary[-1].endswith(".")  # the model must not go on with the list
 
 
 def test_a_markdown_document_stays_prose_with_hotwords_all_the_same(tmp_path):
     source, request = run_session(tmp_path, CODE, "markdown", "Call get user by ID.")
     assert source.endswith("Call get user by ID.")
     assert "get user by id" in request.vocabulary
+
+
+def test_the_hotwords_end_with_a_full_stop():
+    assert ids.closed(["a b", "c d"]) == ["a b", "c d."]
+    assert ids.closed(["c d."]) == ["c d."] and ids.closed([]) == []
 
 
 def test_the_hotwords_are_the_commands_and_the_words_for_a_short_utterance(tmp_path):
