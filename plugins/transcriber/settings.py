@@ -14,7 +14,9 @@ class ModelSettings:
     """``model.*``: the speech-to-text model the worker loads."""
 
     name: str = "tiny.en"
-    """The bundled ``tiny.en``, a CTranslate2 Whisper folder, or a locally cached model name."""
+    """The bundled ``tiny.en``; ``base`` (multilingual, from the ``butler-ls[multilingual]``
+    extra, assembled and verified once); a CTranslate2 Whisper folder; or a locally cached
+    model name."""
 
     device: Literal["auto", "cpu", "cuda"] = "auto"
     """Where the model runs; ``auto`` picks CUDA when present, else the CPU."""

@@ -338,6 +338,22 @@ def test_model_that_hears_the_phrase_is_ok_with_timings():
     assert 2.5 < check.data["audioSeconds"] < 3.5
 
 
+def test_the_model_check_lists_the_models_installed_and_what_the_one_in_use_hears(
+    tmp_path: Path,
+):
+    check = check_model(ModelSettings(**CPU), FakeEngine(), models_dir=tmp_path / "models")
+    assert check.data["languages"] == ["en"]
+    assert check.data["installed"][0] == {
+        "name": "tiny.en",
+        "source": "bundled",
+        "state": "installed",
+        "languages": ["en"],
+    }
+    assert check.lines[0].startswith("installed: tiny.en (bundled, installed, English only)")
+    assert check.lines[1] == "in use: tiny.en, which hears English only"
+    assert not (tmp_path / "models").exists()  # listing models creates nothing
+
+
 def test_model_that_mishears_is_a_warning():
     check = check_model(ModelSettings(**CPU), FakeEngine("the weather is nice"))
     assert check.status == "warn" and "the weather is nice" in check.detail

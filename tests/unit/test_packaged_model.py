@@ -104,6 +104,7 @@ def test_files_and_folders_are_private_whatever_the_umask(fake):
     finally:
         os.umask(old)
     assert fake.models_dir.stat().st_mode & 0o777 == 0o700
+    assert fake.models_dir.parent.stat().st_mode & 0o777 == 0o700  # made on the way, 0700 too
     assert folder.stat().st_mode & 0o777 == 0o700
     for path in [*folder.iterdir(), fake.models_dir / "base.lock"]:
         assert path.stat().st_mode & 0o777 == 0o600, path
