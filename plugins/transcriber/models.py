@@ -15,16 +15,11 @@ from typing import Any
 
 import attrs
 
-from butler_ls.job_api import ButlerError
+from .model_errors import BUNDLED, ModelError
 
-BUNDLED = "tiny.en"
 MULTILINGUAL_VOCABULARY = 51865  # CTranslate2's rule: a smaller vocabulary is English-only
 REQUIRED_FILES = ("model.bin", "config.json")
 TOKENIZER_FILES = ("tokenizer.json", "vocabulary.txt", "vocabulary.json")
-
-
-class ModelError(ButlerError):
-    """The model cannot be found or loaded; the message names the path and the fix."""
 
 
 @attrs.frozen

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import attrs
 
-from .models import BUNDLED, ModelError
+from .model_errors import BUNDLED, ModelError
 
 Progress = Callable[[int, int], None]
 """``on_progress(done, total)``: bytes joined (or checked) so far, of ``total``."""
