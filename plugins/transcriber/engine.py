@@ -6,6 +6,7 @@ stream out as they are decoded, and a cancel flag is checked between segments.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -16,6 +17,7 @@ import attrs
 
 from butler_ls.job_api import SAMPLE_RATE, ButlerError
 
+from .languages import SWITCH_PROBABILITY, WHISPER_LANGUAGES, choose_language
 from .models import ModelError, ModelSpec
 from .subtitles import Segment
 
@@ -77,6 +79,13 @@ class Options:
     language: str | None = None
     """Spoken language code; None detects it (English-only models always use en)."""
 
+    hint: str | None = None
+    """When detecting: the language so far (a dictation session's), kept unless the audio
+    is detected as another language with at least ``switch_probability``."""
+
+    switch_probability: float = SWITCH_PROBABILITY
+    """How sure a detection of another language than ``hint`` must be to be followed."""
+
     beam_size: int = DEFAULT_BEAM
     """Beam search width (faster-whisper's default, 5)."""
 
@@ -96,7 +105,12 @@ class Transcript:
 
     segments: list[Segment]
     language: str
+    """The language transcribed in (given, detected, or the hint an unsure detection kept)."""
     duration: float
+    detected: str = ""
+    """What detection heard first ("" when the language was given)."""
+    probability: float | None = None
+    """How sure that detection was (None when the language was given)."""
 
     @property
     def text(self) -> str:
@@ -224,9 +238,18 @@ class Engine:
         language = options.language
         if not model.model.is_multilingual:
             language = "en"
+        detector = None
+        hint = options.hint if options.hint in WHISPER_LANGUAGES else None
+        if language is None:
+            # multilingual=True detects the language on the encoder output the decoding uses
+            # anyway (one decoder step); language=None would encode the audio a second time
+            # first (measured with base: twice the encoder's cost, see benchmarks/languages.py).
+            detector = _Detector(model.model, hint, options.switch_probability)
+            model = copy.copy(model)
+            model.model = detector
         hotwords = ", ".join(w for w in options.vocabulary if w.strip()) or None
         segments: list[Segment] = []
-        detected = language or "en"
+        heard: dict[str, float] = {}  # seconds of speech per language, for a file's answer
         seen = 0.0
         for offset, audio in windows:
             seen = offset + len(audio) / SAMPLE_RATE
@@ -236,28 +259,71 @@ class Engine:
             # made the model skip speech (measured: 39% WER against 18% without, on 100 s
             # windows of a reading), so each window starts fresh.
             prompt = " ".join(options.prompt.split()[-PROMPT_WORDS:]) or None
-            pieces, info = model.transcribe(
+            pieces, _ = model.transcribe(
                 audio,
-                language=language,
+                # When detecting, this is only the language of the first prompt: the
+                # detector's choice replaces it before each 30 s is decoded.
+                language=language or (detector.current if detector else None) or "en",
+                multilingual=detector is not None,
                 beam_size=options.beam_size,
                 vad_filter=options.vad,
                 initial_prompt=prompt,
                 hotwords=hotwords,
             )
-            detected = info.language
-            language = language or info.language  # one language for the whole recording
             total = max(duration or 0.0, seen)
             for piece in pieces:
                 segment = Segment(
                     start=offset + piece.start, end=offset + piece.end, text=piece.text.strip()
                 )
                 segments.append(segment)
+                if detector is not None and detector.current:
+                    heard[detector.current] = heard.get(detector.current, 0.0) + piece.end
+                    heard[detector.current] -= piece.start
                 if on_segment is not None:
                     on_segment(segment, total)
                 if cancelled is not None and cancelled():
                     raise Cancelled(f"cancelled after {segment.end:.1f} s of {total:.1f} s")
         # What was decoded, not what the header promised (a cut-off file says more).
-        return Transcript(segments, detected, seen)
+        if detector is None:
+            return Transcript(segments, language or "en", seen)
+        spoken = max(heard, key=heard.__getitem__, default=detector.current)
+        return Transcript(
+            segments,
+            spoken or "en",
+            seen,
+            detected=detector.first[0] if detector.first else "",
+            probability=detector.first[1] if detector.first else None,
+        )
+
+
+class _Detector:
+    """The CTranslate2 model as faster-whisper sees it, with ``detect_language`` answering by
+    ``choose_language``: each 30 s window is transcribed in the language so far unless it is
+    confidently another. One per transcription (the model itself is shared)."""
+
+    def __init__(self, model: Any, hint: str | None, threshold: float) -> None:
+        self._model = model
+        self._threshold = threshold
+        self.current = hint
+        self.first: tuple[str, float] | None = None
+        """The first window's detection as heard: (language, probability)."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def detect_language(self, encoder_output: Any) -> list[list[tuple[str, float]]]:
+        """The model's ranking per item, the chosen language moved first."""
+        results = self._model.detect_language(encoder_output)
+        ranking = list(results[0])
+        token, probability = ranking[0]
+        heard = token[2:-2]
+        if self.first is None:
+            self.first = (heard, probability)
+        self.current = choose_language(self.current, heard, probability, self._threshold)
+        if self.current != heard:
+            chosen = f"<|{self.current}|>"
+            ranking.sort(key=lambda item: item[0] != chosen)
+        return [ranking, *results[1:]]
 
 
 def _on_short_lived_thread(make: Callable[[], Any]) -> Any:

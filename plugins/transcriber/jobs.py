@@ -17,6 +17,7 @@ from butler_ls.job_api import ButlerError, decode, decode_pcm, section_of
 from butler_ls.job_api import probe_audio as probe
 
 from .engine import ENGINE, Options, windows
+from .languages import fixed_language
 from .models import resolve_model
 from .requests import Pcm, Transcript, TranscriptionRequest
 from .settings import ModelSettings
@@ -70,7 +71,9 @@ def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Trans
     source: Any = request.data if request.path is None else request.path
     audio = None if request.pcm is None else _samples(source, request.pcm)
     options = Options(
-        language=request.language or settings.language,
+        # The request's language, else model.language; "auto" (either) detects it.
+        language=fixed_language(request.language or settings.language),
+        hint=request.language_hint,
         beam_size=request.beam_size,
         vad=request.vad,
         vocabulary=[*settings.vocabulary, *request.vocabulary],
@@ -106,6 +109,8 @@ def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Trans
         segments=transcript.segments,
         language=transcript.language,
         duration=transcript.duration,
+        detected_language=transcript.detected,
+        language_probability=transcript.probability,
     )
 
 

@@ -67,7 +67,12 @@ class TranscriptionRequest:
     """The audio is raw samples laid out so; None: an audio file of any format, decoded."""
 
     language: str | None = None
-    """Spoken language code; None: ``model.language``, else detected."""
+    """Spoken language code; None: ``model.language``; ``auto``: detected, whatever
+    ``model.language`` says."""
+
+    language_hint: str | None = None
+    """When the language is detected: the language so far (a dictation session's), kept
+    unless this audio is confidently another language. Older workers ignore it."""
 
     prompt: str = ""
     """The text before this audio, for continuity (only its last words are used)."""
@@ -136,6 +141,8 @@ class TranscriptionRequest:
             vad=self.vad,
             model=dict(self.model),
         )
+        if self.language_hint is not None:
+            payload["languageHint"] = self.language_hint
         return payload
 
     @classmethod
@@ -159,6 +166,7 @@ class TranscriptionRequest:
             fields["pcm"] = _pcm(pcm)
         fields.update(
             language=_typed(payload, "language", str, optional=True),
+            language_hint=_typed(payload, "languageHint", str, optional=True),
             prompt=_typed(payload, "prompt", str, optional=True) or "",
             vocabulary=_words(payload.get("vocabulary")),
             beam_size=_whole(payload.get("beamSize", DEFAULT_BEAM), "beamSize"),
@@ -181,19 +189,31 @@ class Transcript:
     """Timed pieces of speech, in order."""
 
     language: str = ""
-    """The language the model used (given or detected)."""
+    """The language the model used (given or detected; for a file, the one most heard)."""
 
     duration: float = 0.0
     """Seconds of audio that were decoded."""
 
+    detected_language: str = ""
+    """What language detection heard at the start ("" when the language was given); it
+    differs from ``language`` when an unsure detection kept the hint."""
+
+    language_probability: float | None = None
+    """How sure that detection was, 0 to 1 (None when the language was given)."""
+
     def to_wire(self) -> dict[str, Any]:
-        """``{text, segments: [{start, end, text}], language, duration}``."""
-        return {
+        """``{text, segments: [{start, end, text}], language, duration}``, and
+        ``detectedLanguage`` and ``languageProbability`` when the language was detected."""
+        wire: dict[str, Any] = {
             "text": self.text,
             "segments": [attrs.asdict(segment) for segment in self.segments],
             "language": self.language,
             "duration": self.duration,
         }
+        if self.language_probability is not None:
+            wire["detectedLanguage"] = self.detected_language
+            wire["languageProbability"] = self.language_probability
+        return wire
 
     @classmethod
     def from_wire(cls, data: Mapping[str, Any]) -> Transcript:
@@ -215,7 +235,17 @@ class Transcript:
             segments=segments,
             language=_typed(data, "language", str, optional=True) or "",
             duration=float(_typed(data, "duration", (int, float), optional=True) or 0.0),
+            detected_language=_typed(data, "detectedLanguage", str, optional=True) or "",
+            language_probability=_probability(data.get("languageProbability")),
         )
+
+
+def _probability(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise RequestError(f"languageProbability must be a number from 0 to 1, not {_kind(value)}")
+    return float(value)
 
 
 def _pcm(fields: Mapping[str, Any]) -> Pcm:

@@ -8,6 +8,8 @@ import attrs
 
 from butler_ls.job_api import between, setting
 
+from .languages import check_language
+
 
 @attrs.frozen
 class ModelSettings:
@@ -24,8 +26,10 @@ class ModelSettings:
     compute_type: str = "auto"
     """CTranslate2 compute type; ``auto`` is int8 on CPU and float16 on CUDA."""
 
-    language: str | None = None
-    """Spoken language code (``en``, ``fr``...); unset means detect (or English for .en models)."""
+    language: str | None = setting(None, check=check_language)
+    """``auto`` (detected per utterance, kept by a dictation session unless another is heard
+    surely) or one of Whisper's codes (``en``, ``fr``...); unset is ``auto``, and English for
+    ``.en`` models whatever it says."""
 
     vocabulary: list[str] = attrs.field(factory=list)
     """Words to favour: names, jargon, identifiers."""
