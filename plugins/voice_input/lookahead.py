@@ -142,7 +142,7 @@ class Lookahead:
                 speech,
                 pcm,
                 priority="interactive",
-                language=session.language,
+                **session.languages.request_options(),
                 prompt=context(session.text),
                 # Greedy and without the model's own VAD: twice as fast, good enough to show.
                 beam_size=1,

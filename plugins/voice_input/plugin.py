@@ -195,15 +195,17 @@ class VoiceInputPlugin(Plugin):
         """Whether provisional text is sent while an utterance is spoken."""
         return self.settings.partial_text
 
-    def rules(self) -> Rules:
-        """Voice commands for ``model.language`` with the user's overrides."""
+    def rules(self, language: str | None = None) -> Rules:
+        """Voice commands for ``language`` (default ``model.language``) with the user's
+        overrides, which apply in every language."""
+        language = language or model_language(self.ctx.settings)
         try:
-            return rules_for(model_language(self.ctx.settings), self.settings.commands)
+            return rules_for(language, self.settings.commands)
         except ValueError as exc:
             self.ctx.show_warning(
                 f"butler.voice_input.commands.{exc}; using the built-in voice commands"
             )
-            return rules_for(model_language(self.ctx.settings))
+            return rules_for(language)
 
     def segmenter(self) -> Segmenter:
         """A segmenter with the user's pause length and limits."""

@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from .settings import model_language, model_vocabulary
+from .session_language import SessionLanguage
+from .settings import model_language, model_name, model_vocabulary
 from .utterance_jobs import SHORT_SPEECH, audio_request, command_phrases, context
 from .voice_commands import Rules, interpret, join
 
@@ -29,7 +30,9 @@ RETRY_SECONDS = 30.0
 """How long to wait before trying again when the worker or the note cannot be reached."""
 
 
-async def recover_orphans(spool: Spool, ctx: PluginContext, rules: Callable[[], Rules]) -> None:
+async def recover_orphans(
+    spool: Spool, ctx: PluginContext, rules: Callable[[str | None], Rules]
+) -> None:
     """Transcribe and file every session whose server is gone; retry until it worked.
 
     ``rules`` gives the voice commands as the settings ask for them at the time.
@@ -55,7 +58,7 @@ async def recover_orphans(spool: Spool, ctx: PluginContext, rules: Callable[[], 
 
 
 async def recover_session(
-    spool: Spool, ctx: PluginContext, rules: Callable[[], Rules], session_id: str
+    spool: Spool, ctx: PluginContext, rules: Callable[[str | None], Rules], session_id: str
 ) -> str:
     """File one broken session's unapplied utterances as one entry; returns the text."""
     items = await asyncio.to_thread(spool.pending, session_id)
@@ -65,7 +68,8 @@ async def recover_session(
         return ""
     logger.info("recovering %d dictated utterances of session %s", len(items), session_id)
     speech = ctx.require("speech.transcribe")
-    voice_commands = rules()
+    # Its language is found again as a live session finds it.
+    languages = SessionLanguage(model_language(ctx.settings), model_name(ctx.settings), rules)
     vocabulary = model_vocabulary(ctx.settings)
     text = ""
     for item in sorted(items, key=lambda item: item.index):
@@ -77,13 +81,14 @@ async def recover_session(
             speech,
             item.path,
             priority="interactive",
-            language=model_language(ctx.settings),
+            **languages.request_options(),
             prompt="" if short else context(text),
-            vocabulary=command_phrases(voice_commands) if short else (),
+            vocabulary=command_phrases(languages.rules()) if short else (),
             vad=False,
         )
         result = await speech.transcribe(request)
-        piece = interpret(result.text, voice_commands, keep=vocabulary)
+        heard = languages.observe(result.language, result.language_probability)
+        piece = interpret(result.text, languages.rules(heard), keep=vocabulary)
         text += join(text, piece.text, keep=vocabulary)
     text = text.strip()
     if text:

@@ -11,6 +11,7 @@ if TYPE_CHECKING:
     from butler_ls.plugin_api import PluginContext
 
     from .segmenter import Segmenter
+    from .session_language import SessionLanguage
     from .spool import Spool
     from .voice_commands import Rules
 
@@ -19,6 +20,10 @@ class Transcribed(Protocol):
     """What voice_input reads of the transcriber's ``Transcript``."""
 
     text: str
+    language: str
+    """The language it was transcribed in."""
+    language_probability: float | None
+    """How surely that language was detected; None when it was given."""
 
 
 class Speech(Protocol):
@@ -39,7 +44,7 @@ class LiveSession(Protocol):
 
     ctx: PluginContext
     segmenter: Segmenter
-    language: str | None
+    languages: SessionLanguage
     rules: Rules
     text: str
     """Everything committed so far: the model's context."""
@@ -82,8 +87,9 @@ class SessionOwner(Protocol):
     def partial_text(self) -> bool:
         """Whether provisional text is sent while an utterance is spoken."""
 
-    def rules(self) -> Rules:
-        """The voice commands, as the settings ask for them."""
+    def rules(self, language: str | None = None) -> Rules:
+        """The voice commands of ``language`` (default ``model.language``), as the settings
+        ask for them."""
 
     def session_ended(self, session: LiveSession) -> None:
         """Called by a session once everything is applied (or dropped)."""

@@ -20,8 +20,9 @@ from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 from .identifiers import DocumentWords
 from .lookahead import Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
-from .session_state import dictation_state
-from .settings import VoiceInputSettings, model_language, model_vocabulary
+from .session_language import SessionLanguage
+from .session_state import dictation_state, stop_answer
+from .settings import VoiceInputSettings, model_language, model_name, model_vocabulary
 from .timing import Timing, heard_at
 from .utterance_jobs import command_phrases, settled, transcribe_utterance
 from .voice_commands import interpret, join
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
     from .roles import SessionOwner, Transcribed
     from .sources import Source
     from .spool import SpooledUtterance
+    from .voice_commands import Rules
 
 logger = logging.getLogger(__name__)
 
@@ -60,10 +62,11 @@ class DictationSession:
         self.anchor = anchor
         self.target = "cursor" if anchor is not None else "dailyNote"
         self.segmenter = segmenter
-        self.language = model_language(self.ctx.settings)
-        self.vocabulary = model_vocabulary(self.ctx.settings)
-        self.rules = plugin.rules()
-        self._command_phrases = command_phrases(self.rules)
+        settings = self.ctx.settings
+        self.languages = SessionLanguage(
+            model_language(settings), model_name(settings), plugin.rules
+        )
+        self.vocabulary = model_vocabulary(settings)
         settings = self.ctx.settings.get(VoiceInputSettings)
         # The worker adds model.vocabulary to the hotwords itself: it counts in the bound.
         self.words = DocumentWords(
@@ -108,7 +111,7 @@ class DictationSession:
         self.stopping = True
         await asyncio.to_thread(self.source.stop)
         await self.done.wait()
-        return self.answer()
+        return stop_answer(self)
 
     async def cancel(self) -> None:
         """Stop listening and drop whatever has not been applied yet."""
@@ -124,17 +127,10 @@ class DictationSession:
         self._wake.set()
         await self.done.wait()
 
-    def answer(self) -> dict[str, Any]:
-        """``butler.dictation.stop``'s answer: the text, and how long each utterance took."""
-        answer: dict[str, Any] = {
-            "sessionId": self.id,
-            "text": self.text.strip(),
-            "utterances": [timing.report() for timing in self.timings if timing.applied],
-        }
-        if self.failed:
-            answer["failed"] = len(self.failed)
-            answer["message"] = self.message
-        return answer
+    @property
+    def rules(self) -> Rules:
+        """The voice commands of the session's language."""
+        return self.languages.rules()
 
     # --- the audio side (threads) ----------------------------------------------------------
 
@@ -255,9 +251,9 @@ class DictationSession:
             speech_seconds,
             job_id=job_id,
             marks=marks,
-            language=self.language,
+            **self.languages.request_options(),
             text_so_far=self.text,
-            hotwords=self._command_phrases,
+            hotwords=command_phrases(self.rules),
             document_words=document_words,
         )
 
@@ -310,7 +306,8 @@ class DictationSession:
             )
             result = None
         if result is not None and not self.cancelled:
-            await self._place(result.text)
+            heard = self.languages.observe(result.language, result.language_probability)
+            await self._place(result.text, self.languages.rules(heard))
             timing.applied = time.monotonic()
             self.timings.append(timing)
             if spooled is not None:
@@ -320,10 +317,11 @@ class DictationSession:
         self._job_ids.pop(index, None)
         self._next += 1
 
-    async def _place(self, transcript: str) -> None:
-        """Apply one utterance: voice commands, spacing, then the edit (or the daily note)."""
+    async def _place(self, transcript: str, rules: Rules) -> None:
+        """Apply one utterance: voice commands (of the language it was heard in), spacing,
+        then the edit (or the daily note)."""
         names = await self.words.matcher(*self._where())
-        piece = interpret(transcript, self.rules, keep=self.vocabulary, names=names)
+        piece = interpret(transcript, rules, keep=self.vocabulary, names=names)
         if piece.scratch:
             await self._scratch()
         if not piece.text:

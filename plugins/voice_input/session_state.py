@@ -1,5 +1,6 @@
 """``butler/dictationState``: what a running session tells the editor about itself, about ten
-times a second (state, level, pending utterances, provisional text, where it writes)."""
+times a second (state, level, pending utterances, provisional text, language, where it
+writes), and ``butler.dictation.stop``'s answer."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ def dictation_state(session: Any, level: float) -> dict[str, Any]:
     }
     if session.state == "listening":
         state["level"] = round(level, 1)
+    if session.languages.current:
+        state["language"] = session.languages.current
+        if session.languages.heard:
+            state["languageDetected"] = True
     if session.message:
         state["message"] = session.message
     if session.anchor is not None:
@@ -26,3 +31,18 @@ def dictation_state(session: Any, level: float) -> dict[str, Any]:
         if position is not None:
             state["position"] = {"line": position.line, "character": position.character}
     return state
+
+
+def stop_answer(session: Any) -> dict[str, Any]:
+    """``butler.dictation.stop``'s answer: the text, and how long each utterance took."""
+    answer: dict[str, Any] = {
+        "sessionId": session.id,
+        "text": session.text.strip(),
+        "utterances": [timing.report() for timing in session.timings if timing.applied],
+    }
+    if session.failed:
+        answer["failed"] = len(session.failed)
+        answer["message"] = session.message
+    if session.languages.current:
+        answer["language"] = session.languages.current
+    return answer

@@ -53,6 +53,12 @@ def model_language(settings: Settings) -> str | None:
     return language if isinstance(language, str) else None
 
 
+def model_name(settings: Settings) -> str:
+    """``model.name`` (``tiny.en`` when unset), from the transcriber's section."""
+    name = getattr(settings.section("model"), "name", None)
+    return name if isinstance(name, str) else "tiny.en"
+
+
 def model_vocabulary(settings: Settings) -> list[str]:
     """``model.vocabulary``, from the transcriber's section."""
     words = getattr(settings.section("model"), "vocabulary", None)

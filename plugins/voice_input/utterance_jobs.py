@@ -81,6 +81,7 @@ async def transcribe_utterance(
     job_id: str,
     marks: dict[str, float],
     language: str | None,
+    language_hint: str | None = None,
     text_so_far: str,
     hotwords: list[str],
     document_words: Sequence[str] = (),
@@ -102,6 +103,7 @@ async def transcribe_utterance(
         audio,
         priority="interactive",
         language=language,
+        language_hint=language_hint,
         prompt="" if short else context(text_so_far),
         vocabulary=[*hotwords, *document_words] if short else document_words,
         # The voice detector here already cut the speech out; the model's own

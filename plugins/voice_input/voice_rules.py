@@ -20,6 +20,10 @@ _FR_MARKS = {"point": ".", "virgule": ",", "point d'interrogation": "?"}
 _FR_MARKS |= {"point d'exclamation": "!"}
 _ES_MARKS = {"punto": ".", "coma": ",", "punto y coma": ";", "signo de interrogación": "?"}
 _ES_MARKS |= {"signo de exclamación": "!"}
+_IT_MARKS = {"punto": ".", "virgola": ",", "punto interrogativo": "?"}
+_IT_MARKS |= {"punto esclamativo": "!", "punto e virgola": ";"}
+_DE_MARKS = {"Punkt": ".", "Komma": ",", "Fragezeichen": "?", "Ausrufezeichen": "!"}
+_DE_MARKS |= {"Doppelpunkt": ":", "Semikolon": ";"}
 _EN_CASES = {"camel case": "camel", "snake case": "snake", "pascal case": "pascal"}
 _EN_CASES |= {"kebab case": "kebab", "constant case": "constant"}
 _EN_CASES |= {"screaming snake case": "constant"}
@@ -54,9 +58,9 @@ class Rules:
     a spoken command or the utterance's end, become one name ("camel case user id": userId)."""
 
 
-# French and Spanish are a start, kept small on purpose: each phrase is also a chance to eat
-# an ordinary word ("point de vue"), so they grow from what users report. Their casing
-# phrases are the English ones: "camel case" is programmers' jargon in both.
+# French, Spanish, Italian and German are a start, kept small on purpose: each phrase is
+# also a chance to eat an ordinary word ("point de vue"), so they grow from what users
+# report. Their casing phrases are the English ones: "camel case" is programmers' jargon.
 RULES: dict[str, Rules] = {
     "en": Rules(),
     "fr": Rules(
@@ -73,6 +77,22 @@ RULES: dict[str, Rules] = {
         punctuation=_ES_MARKS,
         scratch_that=("borra eso",),
         fillers=("eh", "em"),
+    ),
+    # Not the bare "a capo": it is also "at the head of" ("a capo del progetto").
+    "it": Rules(
+        new_line=("nuova riga", "vai a capo"),
+        new_paragraph=("nuovo paragrafo",),
+        punctuation=_IT_MARKS,
+        scratch_that=("cancella questo",),
+        fillers=("ehm", "uhm"),
+    ),
+    # Not "also" or "na" among the fillers: both are ordinary words.
+    "de": Rules(
+        new_line=("neue Zeile",),
+        new_paragraph=("neuer Absatz",),
+        punctuation=_DE_MARKS,
+        scratch_that=("lösch das",),
+        fillers=("äh", "ähm", "öhm"),
     ),
 }
 

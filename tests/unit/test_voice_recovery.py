@@ -46,7 +46,8 @@ def test_recovery_sends_the_unfinished_sentence_only_and_files_the_text(tmp_path
         settings=Settings(sections={"model": SimpleNamespace(language="en", vocabulary=[])}),
         require=capabilities.__getitem__,
     )
-    text = asyncio.run(recovery.recover_session(spool, ctx, lambda: rules_for("en"), "dead"))
+    rules = lambda language=None: rules_for(language or "en")  # noqa: E731
+    text = asyncio.run(recovery.recover_session(spool, ctx, rules, "dead"))
     assert text == " ".join(TEXTS)
     # Each by its spooled WAV, without the model's own voice detector.
     assert all(str(r.upload).endswith(".wav") and r.pcm.wav and r.vad is False for r in requests)

@@ -102,7 +102,7 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
     plugin = SimpleNamespace(
         ctx=ctx,
         spool=Spool(tmp_path / "spool"),
-        rules=lambda: rules_for("en"),
+        rules=lambda language=None: rules_for(language or "en"),
         partial_text=False,
         session_ended=lambda session: None,
     )
