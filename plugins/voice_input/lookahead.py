@@ -105,7 +105,7 @@ class Lookahead:
         speech_seconds = voiced_until - segmenter.utterance_start
         # Not in the spool yet (the utterance has not ended): its samples travel, once.
         task = session.ctx.run_task(
-            settled(session.transcribe(pcm, speech_seconds, job_id, marks)), job_id
+            settled(session.transcribe(pcm, speech_seconds, job_id, marks, index)), job_id
         )
         self.speculation = Speculation(index, voiced_until, job_id, task, marks)
 

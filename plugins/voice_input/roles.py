@@ -71,10 +71,15 @@ class LiveSession(Protocol):
         """The queue job id of utterance ``index``."""
 
     async def transcribe(
-        self, audio: bytes | Path, speech_seconds: float, job_id: str, marks: dict[str, float]
+        self,
+        audio: bytes | Path,
+        speech_seconds: float,
+        job_id: str,
+        marks: dict[str, float],
+        index: int = 0,
     ) -> Transcribed:
-        """One utterance's job (its spooled WAV, or samples not spooled yet); ``marks`` gets
-        when it started and ended."""
+        """Utterance ``index``'s job (its spooled WAV, or samples not spooled yet); ``marks``
+        gets when it started and ended."""
 
 
 class SessionOwner(Protocol):

@@ -21,10 +21,10 @@ from .identifiers import DocumentWords
 from .lookahead import Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
 from .session_language import SessionLanguage
-from .session_state import dictation_state, stop_answer
+from .session_state import dictation_state, report_state, stop_answer
 from .settings import VoiceInputSettings, model_language, model_name, model_vocabulary
 from .timing import Timing, heard_at
-from .utterance_jobs import command_phrases, settled, transcribe_utterance
+from .utterance_jobs import SHORT_SPEECH, command_phrases, settled, transcribe_utterance
 from .voice_commands import interpret, join
 
 if TYPE_CHECKING:
@@ -104,7 +104,7 @@ class DictationSession:
         await asyncio.to_thread(self.source.start, self._audio.put, self._source_ended)
         threading.Thread(target=self._pump, name=f"butler-dictation-{self.id}", daemon=True).start()
         self.ctx.run_task(self._apply_in_order(), f"dictation-{self.id}-apply")
-        self.ctx.run_task(self._report_state(), f"dictation-{self.id}-state")
+        self.ctx.run_task(report_state(self, STATE_INTERVAL), f"dictation-{self.id}-state")
 
     async def stop(self) -> dict[str, Any]:
         """Stop listening; answer once every pending utterance is applied."""
@@ -208,7 +208,11 @@ class DictationSession:
             self._jobs[utterance.index] = self.ctx.run_task(
                 settled(
                     self.transcribe(
-                        audio, utterance.spoken_end - utterance.start, job_id, timing.marks
+                        audio,
+                        utterance.spoken_end - utterance.start,
+                        job_id,
+                        timing.marks,
+                        utterance.index,
                     )
                 ),
                 job_id,
@@ -239,10 +243,19 @@ class DictationSession:
         return f"dictation-{self.id}-{index}"
 
     async def transcribe(
-        self, audio: bytes | Path, speech_seconds: float, job_id: str, marks: dict[str, float]
+        self,
+        audio: bytes | Path,
+        speech_seconds: float,
+        job_id: str,
+        marks: dict[str, float],
+        index: int = 0,
     ) -> Transcribed:
-        """One utterance's job (its spooled WAV, or samples not spooled yet); ``marks`` gets
-        when it started and ended, for the figures."""
+        """Utterance ``index``'s job (its spooled WAV, or samples not spooled yet); ``marks``
+        gets when it started and ended, for the figures."""
+        if speech_seconds <= SHORT_SPEECH and index > self._next:
+            # Likely a command: heard alone, its language is a guess; the session's is known
+            # once the first utterance is in (at most LANGUAGE_WAIT later).
+            await self.languages.known()
         speech = self.ctx.require("speech.transcribe")
         document_words = await self.words.hotwords(*self._where())
         return await transcribe_utterance(
@@ -375,22 +388,12 @@ class DictationSession:
         if self.state != "error":
             self.state = "error" if self.failed or self.source_failed else "idle"
         self.partial = ""
-        self._notify()  # the last state goes out before stop answers
+        self.notify_state()  # the last state goes out before stop answers
         self.done.set()
         self.plugin.session_ended(self)
 
     # --- live state and provisional text ---------------------------------------------------
 
-    async def _report_state(self) -> None:
-        while True:
-            if self._audio_over.is_set() and self.state == "listening":
-                self.state = "transcribing"
-            self.lookahead.tick()
-            if self.done.is_set():
-                return
-            self._notify()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.done.wait(), STATE_INTERVAL)
-
-    def _notify(self) -> None:
+    def notify_state(self) -> None:
+        """Send one ``butler/dictationState``."""
         self.ctx.notify("butler/dictationState", dictation_state(self, self._level))

@@ -4,6 +4,8 @@ first utterance and kept unless a later one is confidently another (the worker's
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -16,6 +18,10 @@ AUTO = "auto"
 SWITCH_PROBABILITY = 0.8
 """As the transcriber's ``languages.SWITCH_PROBABILITY`` (plugins never import each other):
 an utterance detected as another language at least this surely switches the session."""
+
+LANGUAGE_WAIT = 4.0
+"""At most this many seconds a short utterance (likely a command) waits for the session's
+language before it is transcribed; only while the first utterance is still on its way."""
 
 
 class SessionLanguage:
@@ -40,6 +46,7 @@ class SessionLanguage:
         self._rules = rules
         self._threshold = threshold
         self._by_language: dict[str | None, Rules] = {}
+        self._known = asyncio.Event()
 
     def request_options(self) -> dict[str, Any]:
         """The language fields of an utterance's request: ``auto`` with the session's
@@ -56,7 +63,14 @@ class SessionLanguage:
         if self.current is None or language == self.current or probability >= self._threshold:
             self.current = language
             self.heard = True
+            self._known.set()
         return language
+
+    async def known(self, timeout: float = LANGUAGE_WAIT) -> None:
+        """Return once the session's language is known, or after ``timeout``."""
+        if self.current is None and self.detecting:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._known.wait(), timeout)
 
     def rules(self, language: str | None = None) -> Rules:
         """The voice commands of ``language`` (default: the session's), with the overrides."""

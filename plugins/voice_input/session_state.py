@@ -4,6 +4,8 @@ writes), and ``butler.dictation.stop``'s answer."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 
@@ -46,3 +48,17 @@ def stop_answer(session: Any) -> dict[str, Any]:
     if session.languages.current:
         answer["language"] = session.languages.current
     return answer
+
+
+async def report_state(session: Any, interval: float) -> None:
+    """Send ``session``'s state every ``interval`` seconds (and tick its lookahead) until it
+    is done; ``transcribing`` once its audio is over."""
+    while True:
+        if session.audio_over and session.state == "listening":
+            session.state = "transcribing"
+        session.lookahead.tick()
+        if session.done.is_set():
+            return
+        session.notify_state()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(session.done.wait(), interval)
