@@ -276,14 +276,24 @@ Where Butler does not serve this buffer, into a text file beside FILE."
       (list :sessionId id)
     eglot--{}))
 
+(defun butler--language-tag ()
+  "The dictation's language for the mode line (\" FR\"), when detected or not English."
+  (let ((language (plist-get butler--state :language))
+        (detected (plist-get butler--state :languageDetected)))
+    (if (and (stringp language)
+             (or (eq detected t) (not (equal language "en"))))
+        (concat " " (upcase language))
+      "")))
+
 (defun butler-mode-line ()
-  "Butler's part of the mode line: its name, and the dictation state."
+  "Butler's part of the mode line: its name, and the dictation state and language."
   (let ((state (plist-get butler--state :state))
         (pending (or (plist-get butler--state :pending) 0)))
     (pcase state
-      ("listening" (format " Butler[listening%s]"
-                           (if (> pending 0) (format " …%d" pending) "")))
-      ("transcribing" (format " Butler[…%d]" pending))
+      ("listening" (format " Butler[listening%s%s]"
+                           (if (> pending 0) (format " …%d" pending) "")
+                           (butler--language-tag)))
+      ("transcribing" (format " Butler[…%d%s]" pending (butler--language-tag)))
       ("error" " Butler[error]")
       (_ " Butler"))))
 

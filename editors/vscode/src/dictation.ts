@@ -1,6 +1,7 @@
 /**
  * Shows dictation as the server reports it (`butler/dictationState`): a status bar item with
- * the microphone state, a level meter and the pending count, and the provisional words inline.
+ * the microphone state, a level meter, the pending count and the language heard (`FR`), and
+ * the provisional words inline.
  */
 import * as vscode from 'vscode';
 
@@ -20,6 +21,19 @@ export interface DictationState {
   position?: { line: number; character: number } | null;
   target?: 'cursor' | 'dailyNote';
   source?: 'microphone' | 'file';
+  /** The session's language code (`fr`), once known. */
+  language?: string | null;
+  /** Whether `language` was detected (a multilingual model) rather than set. */
+  languageDetected?: boolean;
+}
+
+/** The language as the status bar shows it (`FR`): when it was detected or is not English. */
+export function languageTag(state: Pick<DictationState, 'language' | 'languageDetected'>): string {
+  const language = state.language;
+  if (!language || (language === 'en' && !state.languageDetected)) {
+    return '';
+  }
+  return ` ${language.toUpperCase()}`;
 }
 
 const BARS = '▁▂▃▅▇';
@@ -110,10 +124,11 @@ export class DictationView implements vscode.Disposable {
       item.backgroundColor = undefined;
       return;
     }
-    const pending = current.pending ? ` $(clock) ${current.pending}` : '';
+    const pending = (current.pending ? ` $(clock) ${current.pending}` : '') + languageTag(current);
     const where = current.target === 'dailyNote' ? "into today's note" : 'at the cursor';
     const from = current.source === 'file' ? 'from a recording' : 'from the microphone';
-    item.accessibilityInformation = { label: `Butler dictation: ${current.state}, ${current.pending ?? 0} pending` };
+    const heard = current.language ? `, language ${current.language}` : '';
+    item.accessibilityInformation = { label: `Butler dictation: ${current.state}, ${current.pending ?? 0} pending${heard}` };
     if (current.state === 'listening') {
       item.text = `$(record) ${levelMeter(current.level)}${pending}`;
       item.tooltip = `Butler is listening ${from}, writing ${where}; ${current.pending ?? 0} pending. Click to stop.`;

@@ -16,6 +16,8 @@ local M = {}
 ---@field position? lsp.Position The dictation point.
 ---@field target? "cursor"|"dailyNote"
 ---@field source? "microphone"|"file"
+---@field language? string Language code of the session (`fr`), once known.
+---@field languageDetected? boolean Whether `language` was detected (a multilingual model).
 ---@field client_id? integer
 
 --- Namespace of the provisional-text extmarks.
@@ -179,8 +181,9 @@ function M.meter(level, width)
 end
 
 --- The statusline text for `state` (the active session when omitted): a recording dot and
---- a level meter while listening, a half circle while transcribing, and the number of
---- utterances still to insert (`…2`). Empty when no dictation runs.
+--- a level meter while listening, a half circle while transcribing, the number of
+--- utterances still to insert (`…2`), and the language in capitals (`FR`) when it was
+--- detected or is not English. Empty when no dictation runs.
 ---@param state? butler.DictationState|{}
 ---@return string
 function M.statusline(state)
@@ -202,6 +205,10 @@ function M.statusline(state)
   local pending = tonumber(state.pending) or 0
   if pending > 0 then
     parts[#parts + 1] = "…" .. pending
+  end
+  local language = state.language
+  if type(language) == "string" and (state.languageDetected == true or language ~= "en") then
+    parts[#parts + 1] = language:upper()
   end
   return table.concat(parts, " ")
 end
