@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 AUTO = "auto"
 
-SWITCH_PROBABILITY = 0.8
+SWITCH_PROBABILITY = 0.9
 """As the transcriber's ``languages.SWITCH_PROBABILITY`` (plugins never import each other):
 an utterance detected as another language at least this surely switches the session."""
 

@@ -46,6 +46,11 @@ def test_the_language_switches_only_on_a_confident_detection(hint, detected, pro
     assert languages.choose_language(hint, detected, probability) == chosen
 
 
+def test_the_session_and_the_worker_switch_at_the_same_probability():
+    session_language = load_plugin_module("voice_input", "session_language")
+    assert session_language.SWITCH_PROBABILITY == languages.SWITCH_PROBABILITY
+
+
 def test_model_language_accepts_auto_and_whisper_codes_only():
     assert section_of(ModelSettings, {"language": "auto"}, "butler.model", []).language == "auto"
     assert section_of(ModelSettings, {"language": "fr"}, "butler.model", []).language == "fr"
