@@ -5,6 +5,7 @@ Prints JSON. The recordings of DIR (references.tsv) are joined with pauses into 
 and played in real time through ``butler.dictation.start`` (``audioFile``: the same path as
 the microphone), into a document that this script's minimal editor holds and edits.
 Usage: python benchmarks/dictation.py [DIR] [--runs 2] [--pause 1.5] [--no-partial-text]
+       [--model tiny.en|base|FOLDER] [--language auto|en|fr...]
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from _lsp import StdioServer, running_server
-from wer import direct_transcripts, read_references
+from wer import direct_transcripts, model_folder, read_references
 
 from butler_ls.util.word_errors import word_errors
 from tests.helpers import load_plugin_module
@@ -98,15 +99,24 @@ def dictate(server: StdioServer, editor: Editor, audio: Path) -> dict:
     return server.command("butler.dictation.stop", {"sessionId": session})
 
 
-def run_once(folder: Path, audio: Path, partial_text: bool) -> dict:
+def run_once(
+    folder: Path,
+    audio: Path,
+    partial_text: bool,
+    model: dict | None = None,
+    warm_up: Path | None = None,
+) -> dict:
+    """One session over ``audio`` in a fresh server (``model``: its ``model.*`` settings),
+    after a warm-up dictation of ``warm_up`` (default: DIR's ps_goforward.wav)."""
     options = {
         "throttle": {"maxCpuPercent": 100, "minFreeMemoryMb": 0},
         "voice_input": {"partialText": partial_text},
+        "model": model or {},
     }
     with running_server(options) as (server, root):
         # Warm-up: the worker starts and loads the model (not part of the figures).
         warm = Editor(server, root / "warm.md")
-        dictate(server, warm, folder / "ps_goforward.wav")
+        dictate(server, warm, warm_up or folder / "ps_goforward.wav")
         editor = Editor(server, root / "draft.md")
         began = time.monotonic()
         answer = dictate(server, editor, audio)
@@ -126,14 +136,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--pause", type=float, default=1.5)
     parser.add_argument("--no-partial-text", action="store_true")
+    parser.add_argument("--model", default="tiny.en", help="model.name: tiny.en, base, a folder")
+    parser.add_argument("--language", default=None, help="model.language: auto, en, fr...")
     args = parser.parse_args()
+    model = {"name": args.model} | ({"language": args.language} if args.language else {})
     pairs = read_references(args.dir)
     paths = [path for path, _ in pairs]
     reference = " ".join(ref for _, ref in pairs)
     with tempfile.TemporaryDirectory() as scratch:
         audio = Path(scratch) / "stream.wav"
         seconds = join_recordings(paths, audio, args.pause)
-        runs = [run_once(args.dir, audio, not args.no_partial_text) for _ in range(args.runs)]
+        runs = [
+            run_once(args.dir, audio, not args.no_partial_text, model) for _ in range(args.runs)
+        ]
+        folder, _ = model_folder(args.model, Path(scratch) / "models")
+        direct = direct_transcripts(paths, 5, True, folder)
 
     utterances = [u for run in runs for u in run["utterances"]]
     stages = {
@@ -144,7 +161,6 @@ def main() -> None:
         for stage in STAGES
     }
     totals = [u["total"] for u in utterances]
-    direct = direct_transcripts(paths, 5, True)
     d_errors, words = word_errors(reference, " ".join(direct))
     dictation = []
     for run in runs:
@@ -177,7 +193,9 @@ def main() -> None:
                 and p95 <= TARGETS["p95_s"]
                 and points <= TARGETS["wer_points"],
                 "settings": {
-                    "model": "tiny.en, cpu, int8",
+                    "model": f"{args.model}, cpu, int8",
+                    "language": args.language or "model.language unset",
+                    "heard": [run.get("language") for run in runs],
                     "pause_s": args.pause,
                     "partial_text": not args.no_partial_text,
                     "played": "real time (speed 1.0)",
