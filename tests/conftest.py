@@ -14,11 +14,9 @@ from tests.virtual_mic import VirtualMicrophone, VirtualMicrophoneError
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def butler_env(tmp_path: Path) -> dict[str, str]:
-    """Environment for a Butler process whose files all live under ``tmp_path``."""
-    home = tmp_path / "home"
-    home.mkdir()
+def environment_for(home: Path) -> dict[str, str]:
+    """Environment for a Butler process (or an editor starting one) whose home, config,
+    data and cache folders all live under ``home``, offline."""
     env = dict(os.environ)
     env.update(
         HOME=str(home),
@@ -29,6 +27,14 @@ def butler_env(tmp_path: Path) -> dict[str, str]:
     )
     env.pop("PYTHONSTARTUP", None)
     return env
+
+
+@pytest.fixture
+def butler_env(tmp_path: Path) -> dict[str, str]:
+    """Environment for a Butler process whose files all live under ``tmp_path``."""
+    home = tmp_path / "home"
+    home.mkdir()
+    return environment_for(home)
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from butler_ls.util.word_errors import wer
+from tests.conftest import environment_for
 from tests.guides import guide_block
 
 REPO = Path(__file__).resolve().parents[2]
@@ -63,13 +64,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     lisp.write_text(guide_block("emacs-lisp-commands"))
     out = root / "report.json"
 
-    env = dict(os.environ)
+    env = environment_for(home)
     env.update(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local" / "share"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        HF_HUB_OFFLINE="1",
         PATH=os.pathsep.join([str(BIN), env.get("PATH", "")]),
         BUTLER_TEST_PROJECT=str(project),
         BUTLER_TEST_OTHER=str(other),
@@ -77,7 +73,6 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         BUTLER_TEST_LISP=str(lisp),
         BUTLER_TEST_REPORT=str(out),
     )
-    env.pop("PYTHONSTARTUP", None)
     # --batch neither activates installed packages (Debian's elpa-eglot, markdown-mode)
     # nor reads the init file: do both, as an interactive Emacs does at start.
     command = [emacs_binary(), "--batch", "--eval", "(package-activate-all)"]
