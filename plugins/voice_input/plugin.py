@@ -28,6 +28,7 @@ from butler_ls.plugin_api import (
     neutral_cwd,
 )
 
+from .identifiers import DictatedWords
 from .recovery import recover_orphans
 from .settings import AudioSettings, VoiceInputSettings, model_language
 from .spool import Spool
@@ -163,6 +164,7 @@ class VoiceInputPlugin(Plugin):
         self.spool = Spool(ctx.data_dir / "spool")
         self.session: DictationSession | None = None
         self.finished: dict[str, DictationSession] = {}
+        self.dictated = DictatedWords()
         self._audio_status: tuple[float, dict[str, Any]] | None = None
         # A double key press must not open two sessions: starts and toggles take turns.
         self._starting = asyncio.Lock()

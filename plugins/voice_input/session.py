@@ -70,7 +70,11 @@ class DictationSession:
         settings = self.ctx.settings.get(VoiceInputSettings)
         # The worker adds model.vocabulary to the hotwords itself: it counts in the bound.
         self.words = DocumentWords(
-            self.ctx, settings.identifiers, settings.max_hotwords, fixed=len(self.vocabulary)
+            self.ctx,
+            settings.identifiers,
+            settings.max_hotwords,
+            fixed=len(self.vocabulary),
+            dictated=plugin.dictated,
         )
         self.state = "listening"
         self.message: str | None = None
@@ -350,6 +354,7 @@ class DictationSession:
             else:
                 self._spans.append((span, text))
                 self.text += text
+                self.plugin.dictated.wrote(self.anchor.uri, text)
                 return
         text = join("", piece.text, keep=self.vocabulary, exact_start=piece.exact_start)
         await self.ctx.require("notes.daily").append(text)

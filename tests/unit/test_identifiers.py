@@ -259,6 +259,46 @@ def test_a_markdown_document_stays_prose_with_hotwords_all_the_same(tmp_path):
     assert "get user by id" in request.vocabulary
 
 
+def dictate_twice(tmp_path, text: str, language_id: str, first: str):
+    """Two utterances, the second started once the first is in: the second's request."""
+    editor = Editor(text)
+    editor.document.language_id = language_id
+
+    async def go():
+        session, _, _ = make_session(tmp_path, editor, {0: (0.0, first), 1: (0.0, "Done.")})
+        await session.start()
+        await asyncio.to_thread(feed, session, 0)
+        for _ in range(200):
+            if first in editor.document.source:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(feed, session, 1)
+        await finish(session)
+        return session.requests[1]
+
+    return asyncio.run(go())
+
+
+def test_names_dictation_wrote_into_prose_are_not_sent_back_as_hotwords(tmp_path):
+    # "Dashwood" was typed by the user: a hotword; "Elinor" came from the model: not one.
+    request = dictate_twice(tmp_path, "Met Dashwood today.", "markdown", "Then Elinor came.")
+    assert "Dashwood." in request.vocabulary or "Dashwood" in request.vocabulary
+    assert not any("Elinor" in word for word in request.vocabulary)
+
+
+def test_identifiers_dictation_wrote_into_code_stay_hotwords(tmp_path):
+    request = dictate_twice(tmp_path, CODE, "python", "Call get user by ID.")
+    assert "get user by id" in request.vocabulary
+
+
+def test_the_dictated_words_of_fifty_documents_are_remembered():
+    dictated = ids.DictatedWords()
+    for n in range(60):
+        dictated.wrote(f"file:///{n}.md", "Then Elinor came.")
+    assert len(dictated) == 50 and "file:///0.md" not in dictated
+    assert dictated["file:///59.md"] == {"then", "elinor", "came"}
+
+
 def test_the_hotwords_end_with_a_full_stop():
     assert ids.closed(["a b", "c d"]) == ["a b", "c d."]
     assert ids.closed(["c d."]) == ["c d."] and ids.closed([]) == []

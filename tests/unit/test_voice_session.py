@@ -23,6 +23,7 @@ Spool = spool_module.Spool
 rules_for = load_plugin_module("voice_input", "voice_commands").rules_for
 lookahead_module = load_plugin_module("voice_input", "lookahead")
 requests_module = load_plugin_module("transcriber", "requests")
+identifiers = load_plugin_module("voice_input", "identifiers")
 URI = "file:///draft.md"
 
 
@@ -105,6 +106,7 @@ def make_session(tmp_path, editor: Editor, transcripts: dict[int, tuple[float, s
         rules=lambda language=None: rules_for(language or "en"),
         partial_text=False,
         session_ended=lambda session: None,
+        dictated=identifiers.DictatedWords(),
     )
     plugin.spool.open_session("s1", {})
     anchor = Anchor(editor, URI, None)
