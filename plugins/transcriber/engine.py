@@ -68,6 +68,49 @@ def _quietest(audio: Any, start: int, end: int, frame: int = SAMPLE_RATE // 10) 
     return start + int(np.argmin(energy)) * frame + frame // 2
 
 
+FIT_MAX_SECONDS = 25.0
+"""Longer pieces are encoded in full 30 s windows (nearly all of one anyway)."""
+
+FIT_MARGIN_FRAMES = 100
+"""Frames (10 ms each) of padding the encoder reads after a fitted piece. Measured on the
+English recordings (benchmarks/encoder_window.py): with 100 both models keep their word
+error rate; with 50 or 200 they decode some pieces in a loop ("Go forward 10 meters. Go
+forward 10 meters..."), which ``_looped`` catches."""
+
+_FRAME_SAMPLES = 160
+_FULL_FRAMES = 3000
+
+
+def _fitted(model: Any, samples: int) -> Any:
+    """``model`` (faster-whisper's) encoding only ``samples`` of audio and the margin: the
+    encoder's cost follows its input (30 s is what faster-whisper always gives it)."""
+    keep = min(_FULL_FRAMES, samples // _FRAME_SAMPLES + 1 + FIT_MARGIN_FRAMES)
+    encode = model.encode
+    fitted = copy.copy(model)
+    fitted.encode = lambda features: encode(features[..., :keep])
+    return fitted
+
+
+FIT_TOKENS_PER_SECOND = 10
+"""A fitted piece's decoding stops after 20 tokens and this many per second of audio (speech
+is 3-4): a loop ends early, and is caught by ``_looped``."""
+
+FIT_WORDS_PER_SECOND = 4.5
+"""More words than this per second of a fitted piece is text said twice (speech is 2-3.5)."""
+
+
+def _looped(pieces: Sequence[Any], seconds: float) -> bool:
+    """Whether a fitted decoding went wrong: repetitive text (faster-whisper's own measure),
+    more words than the audio can hold, or a second piece running past the audio's end (the
+    first's end may overshoot into the margin: its timestamps are unreliable there)."""
+    words = sum(len(p.text.split()) for p in pieces)
+    return (
+        any(p.compression_ratio > 2.4 for p in pieces)
+        or words > FIT_WORDS_PER_SECOND * max(seconds, 1.0)
+        or any(p.end > seconds + 0.5 for p in pieces[1:])
+    )
+
+
 class Cancelled(ButlerError):
     """The transcription was cancelled; what was decoded so far stands."""
 
@@ -97,6 +140,10 @@ class Options:
 
     prompt: str = ""
     """Text before this audio, for continuity; only its last words are used."""
+
+    window: str = "fit"
+    """``fit``: a piece shorter than FIT_MAX_SECONDS is encoded at its own length plus
+    FIT_MARGIN_FRAMES, and again in full if that decoding loops; ``full``: 30 s always."""
 
 
 @attrs.frozen
@@ -259,17 +306,40 @@ class Engine:
             # made the model skip speech (measured: 39% WER against 18% without, on 100 s
             # windows of a reading), so each window starts fresh.
             prompt = " ".join(options.prompt.split()[-PROMPT_WORDS:]) or None
-            pieces, _ = model.transcribe(
-                audio,
-                # When detecting, this is only the language of the first prompt: the
-                # detector's choice replaces it before each 30 s is decoded.
-                language=language or (detector.current if detector else None) or "en",
-                multilingual=detector is not None,
-                beam_size=options.beam_size,
-                vad_filter=options.vad,
-                initial_prompt=prompt,
-                hotwords=hotwords,
-            )
+
+            def decode(
+                model: Any, audio: Any = audio, prompt: str | None = prompt, **fitted: Any
+            ) -> Any:
+                pieces, _ = model.transcribe(
+                    audio,
+                    # When detecting, this is only the language of the first prompt: the
+                    # detector's choice replaces it before each 30 s is decoded.
+                    language=language or (detector.current if detector else None) or "en",
+                    multilingual=detector is not None,
+                    beam_size=options.beam_size,
+                    vad_filter=options.vad,
+                    initial_prompt=prompt,
+                    hotwords=hotwords,
+                    **fitted,
+                )
+                return pieces
+
+            seconds = len(audio) / SAMPLE_RATE
+            if options.window == "fit" and seconds <= FIT_MAX_SECONDS:
+                before = (detector.current, detector.first) if detector else None
+                # One temperature and a bound on tokens: a loop costs one short decoding
+                # (with faster-whisper's fallback, 2.8 s went into six on tiny.en), then
+                # the piece is decoded in full, fallback and all.
+                limit = int(20 + FIT_TOKENS_PER_SECOND * seconds)
+                fitted = _fitted(model, len(audio))
+                pieces = list(decode(fitted, temperature=0.0, max_new_tokens=limit))
+                if _looped(pieces, seconds):
+                    logger.debug("fitted window looped on %.1f s: decoding it in full", seconds)
+                    if detector is not None and before is not None:
+                        detector.current, detector.first = before
+                    pieces = list(decode(model))
+            else:
+                pieces = decode(model)
             total = max(duration or 0.0, seen)
             for piece in pieces:
                 segment = Segment(

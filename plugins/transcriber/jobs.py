@@ -78,6 +78,7 @@ def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Trans
         vad=request.vad,
         vocabulary=[*settings.vocabulary, *request.vocabulary],
         prompt=request.prompt,
+        window=settings.window,
     )
 
     def segment(piece: Segment, duration: float) -> None:

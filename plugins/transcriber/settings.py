@@ -34,6 +34,11 @@ class ModelSettings:
     vocabulary: list[str] = attrs.field(factory=list)
     """Words to favour: names, jargon, identifiers."""
 
+    window: Literal["fit", "full"] = "fit"
+    """How much audio the encoder reads for a short piece (an utterance): ``fit`` its length
+    plus a second (model time ÷2.5 with tiny.en, ÷3.5 with base; a piece the model then
+    decodes in a loop is done again in full); ``full`` 30 s, as Whisper was trained."""
+
 
 @attrs.frozen
 class TranscriberSettings:

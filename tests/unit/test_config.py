@@ -44,6 +44,7 @@ def test_defaults_match_the_interface():
         "computeType": "auto",
         "language": None,
         "vocabulary": [],
+        "window": "fit",
     }
     assert wire["queue"]["backend"] == "sqlite"
     assert wire["throttle"]["onBattery"] == "defer"

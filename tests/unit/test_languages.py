@@ -22,6 +22,7 @@ SessionLanguage = load_plugin_module("voice_input", "session_language").SessionL
 session_module = load_plugin_module("voice_input", "session")
 Segmenter = load_plugin_module("voice_input", "segmenter").Segmenter
 Spool = load_plugin_module("voice_input", "spool").Spool
+DictatedWords = load_plugin_module("voice_input", "identifiers").DictatedWords
 Anchor = load_plugin_module("voice_input", "session").Anchor
 voice_commands = load_plugin_module("voice_input", "voice_commands")
 rules_for, interpret = voice_commands.rules_for, voice_commands.interpret
@@ -207,6 +208,7 @@ def make_session(tmp_path, editor, transcripts):
         rules=lambda language=None: rules_for(language),
         partial_text=False,
         session_ended=lambda session: None,
+        dictated=DictatedWords(),
     )
     plugin.spool.open_session("s1", {})
     session = session_module.DictationSession(

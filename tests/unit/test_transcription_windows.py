@@ -33,3 +33,71 @@ def test_short_audio_is_one_window():
     audio = np.zeros(SAMPLE_RATE * 3, dtype=np.float32)
     assert [(o, len(a)) for o, a in windows([audio])] == [(0.0, len(audio))]
     assert list(windows([])) == []
+
+
+# --- model.window: a short piece encoded at its own length ----------------------------------
+
+
+class FakeWhisper:
+    """faster-whisper's WhisperModel as the engine uses it: ``transcribe`` encodes 30 s of
+    features (as faster-whisper pads them) and decodes ``script(frames)``'s pieces."""
+
+    def __init__(self, script):
+        self.script = script
+        self.model = type("Model", (), {"is_multilingual": False})()
+        self.calls: list[tuple[int, dict]] = []
+
+    def encode(self, features):
+        return features.shape[-1]
+
+    def transcribe(self, audio, **options):
+        frames = self.encode(np.zeros((80, 3000), dtype=np.float32))
+        self.calls.append((frames, options))
+        return iter(self.script(frames)), None
+
+
+def piece(text, start=0.0, end=1.0, ratio=1.2):
+    return type("Piece", (), {"text": text, "start": start, "end": end, "compression_ratio": ratio})
+
+
+def transcribe(whisper, seconds, window="fit"):
+    audio = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
+    options = engine.Options(language="en", vad=False, window=window)
+    return engine.ENGINE.transcribe(audio, whisper, options)
+
+
+def test_a_short_piece_is_encoded_at_its_length_and_a_margin():
+    whisper = FakeWhisper(lambda frames: [piece(" Go forward ten meters.", end=2.9)])
+    result = transcribe(whisper, 3.0)
+    assert result.text == "Go forward ten meters."
+    [(frames, options)] = whisper.calls
+    assert frames == 300 + 1 + engine.FIT_MARGIN_FRAMES
+    assert options["temperature"] == 0.0 and options["max_new_tokens"] == 20 + 10 * 3
+
+
+def test_a_fitted_piece_that_loops_is_decoded_again_in_full():
+    def script(frames):
+        if frames < 3000:
+            return [piece(" Go forward. " * 8, end=2.9, ratio=3.1)]
+        return [piece(" Go forward.", end=2.9)]
+
+    whisper = FakeWhisper(script)
+    assert transcribe(whisper, 3.0).text == "Go forward."
+    assert [frames for frames, _ in whisper.calls] == [401, 3000]
+    assert "temperature" not in whisper.calls[1][1]  # the full one keeps the fallback
+
+
+def test_full_windows_and_long_pieces_are_encoded_in_30_seconds():
+    whisper = FakeWhisper(lambda frames: [piece(" Hello.")])
+    transcribe(whisper, 3.0, window="full")
+    transcribe(whisper, engine.FIT_MAX_SECONDS + 1)
+    assert [frames for frames, _ in whisper.calls] == [3000, 3000]
+
+
+def test_what_counts_as_a_loop():
+    looped = engine._looped
+    assert not looped([piece("He might even have been made amiable himself.", end=5.0)], 3.3)
+    assert looped([piece("Go forward. " * 10, ratio=3.0, end=2.7)], 2.8)  # repetitive
+    assert looped([piece("one two three four five six seven eight", end=1.0)], 1.5)  # too many
+    assert looped([piece("Unless to be.", end=5.1), piece("unless", 5.1, 28.8)], 5.3)  # past end
+    assert not looped([piece("Unless to be.", end=3.0), piece("Rather.", 3.0, 5.4)], 5.3)
