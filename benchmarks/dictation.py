@@ -5,7 +5,7 @@ Prints JSON. The recordings of DIR (references.tsv) are joined with pauses into 
 and played in real time through ``butler.dictation.start`` (``audioFile``: the same path as
 the microphone), into a document that this script's minimal editor holds and edits.
 Usage: python benchmarks/dictation.py [DIR] [--runs 2] [--pause 1.5] [--no-partial-text]
-       [--model tiny.en|base|FOLDER] [--language auto|en|fr...]
+       [--model tiny.en|base|FOLDER] [--language auto|en|fr...] [--window fit|full]
 """
 
 from __future__ import annotations
@@ -138,8 +138,10 @@ def main() -> None:
     parser.add_argument("--no-partial-text", action="store_true")
     parser.add_argument("--model", default="tiny.en", help="model.name: tiny.en, base, a folder")
     parser.add_argument("--language", default=None, help="model.language: auto, en, fr...")
+    parser.add_argument("--window", default="fit", choices=("fit", "full"), help="model.window")
     args = parser.parse_args()
-    model = {"name": args.model} | ({"language": args.language} if args.language else {})
+    model = {"name": args.model, "window": args.window}
+    model |= {"language": args.language} if args.language else {}
     pairs = read_references(args.dir)
     paths = [path for path, _ in pairs]
     reference = " ".join(ref for _, ref in pairs)
@@ -193,7 +195,7 @@ def main() -> None:
                 and p95 <= TARGETS["p95_s"]
                 and points <= TARGETS["wer_points"],
                 "settings": {
-                    "model": f"{args.model}, cpu, int8",
+                    "model": f"{args.model}, cpu, int8, window {args.window}",
                     "language": args.language or "model.language unset",
                     "heard": [run.get("language") for run in runs],
                     "pause_s": args.pause,

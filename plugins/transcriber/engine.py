@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -99,14 +100,26 @@ FIT_WORDS_PER_SECOND = 4.5
 """More words than this per second of a fitted piece is text said twice (speech is 2-3.5)."""
 
 
+_REPEATED = re.compile(
+    r"(\w.{1,40}?)(?:[\s,.;:!?-]*\1){2,}|\b(\w+(?:\W+\w+){2,})\W+\2\b", re.IGNORECASE
+)
+"""A piece of text said three times in a row ("n'umègle, n'umègle, n'umègle", "wawwawwaw"),
+or three words or more twice ("go forward 10 meters, go forward 10 meters"): short texts
+escape faster-whisper's compression ratio."""
+
+
 def _looped(pieces: Sequence[Any], seconds: float) -> bool:
-    """Whether a fitted decoding went wrong: repetitive text (faster-whisper's own measure),
-    more words than the audio can hold, or a second piece running past the audio's end (the
-    first's end may overshoot into the margin: its timestamps are unreliable there)."""
-    words = sum(len(p.text.split()) for p in pieces)
+    """Whether a fitted decoding went wrong: no text at all (speech the short window lost:
+    eSpeak's French "nouvelle ligne" with base), repetitive text (faster-whisper's measure, or
+    one chunk thrice), more words than the audio can hold, or a second piece running past the
+    audio's end (the first's end may overshoot into the margin: unreliable there). A false
+    alarm costs only time: the piece is decoded again in full."""
+    text = " ".join(p.text.strip() for p in pieces).strip()
     return (
-        any(p.compression_ratio > 2.4 for p in pieces)
-        or words > FIT_WORDS_PER_SECOND * max(seconds, 1.0)
+        not text
+        or any(p.compression_ratio > 2.4 for p in pieces)
+        or _REPEATED.search(text) is not None
+        or len(text.split()) > FIT_WORDS_PER_SECOND * max(seconds, 1.0)
         or any(p.end > seconds + 0.5 for p in pieces[1:])
     )
 

@@ -101,3 +101,9 @@ def test_what_counts_as_a_loop():
     assert looped([piece("one two three four five six seven eight", end=1.0)], 1.5)  # too many
     assert looped([piece("Unless to be.", end=5.1), piece("unless", 5.1, 28.8)], 5.3)  # past end
     assert not looped([piece("Unless to be.", end=3.0), piece("Rather.", 3.0, 5.4)], 5.3)
+    assert looped([], 1.2) and looped([piece(" ")], 1.2)  # speech lost
+    assert looped([piece("N'umègle, n'umègle, n'umègle")], 1.2)
+    assert looped([piece("Wawwawwawwawwawwawwaw")], 1.2)
+    assert looped([piece("Go forward 10 meters, go forward 10 meters,")], 2.8)
+    assert not looped([piece("He said no, and then no again.")], 2.0)
+    assert not looped([piece("Very, very good. And the rather cold-hearted and rather")], 4.0)
