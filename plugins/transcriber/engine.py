@@ -78,14 +78,33 @@ English recordings (benchmarks/encoder_window.py): with 100 both models keep the
 error rate; with 50 or 200 they decode some pieces in a loop ("Go forward 10 meters. Go
 forward 10 meters..."), which ``_looped`` catches."""
 
+FIT_MIN_FRAMES = 500
+"""The encoder reads at least 5 s: a short command alone in a tight window was misheard
+(eSpeak's French "nouvelle ligne": "Nouvelle-Lie" in 2.4 s, right in 5 s and in 30 s), and
+5 s cost base 0.1 s."""
+
 _FRAME_SAMPLES = 160
 _FULL_FRAMES = 3000
+
+
+FIT_SILENCE_SECONDS = 1.0
+"""Silence added after a fitted piece, as audio: the encoder then sees the end of speech as
+Whisper saw it in training (faster-whisper pads the 30 s window with zero features, which
+are not silence); loops halved (benchmarks/encoder_window.py)."""
+
+
+def _silence_after(audio: Any) -> Any:
+    import numpy as np
+
+    silence = np.zeros(int(FIT_SILENCE_SECONDS * SAMPLE_RATE), dtype=audio.dtype)
+    return np.concatenate([audio, silence])
 
 
 def _fitted(model: Any, samples: int) -> Any:
     """``model`` (faster-whisper's) encoding only ``samples`` of audio and the margin: the
     encoder's cost follows its input (30 s is what faster-whisper always gives it)."""
-    keep = min(_FULL_FRAMES, samples // _FRAME_SAMPLES + 1 + FIT_MARGIN_FRAMES)
+    keep = samples // _FRAME_SAMPLES + 1 + FIT_MARGIN_FRAMES
+    keep = min(_FULL_FRAMES, max(keep, FIT_MIN_FRAMES))
     encode = model.encode
     fitted = copy.copy(model)
     fitted.encode = lambda features: encode(features[..., :keep])
@@ -344,8 +363,9 @@ class Engine:
                 # (with faster-whisper's fallback, 2.8 s went into six on tiny.en), then
                 # the piece is decoded in full, fallback and all.
                 limit = int(20 + FIT_TOKENS_PER_SECOND * seconds)
-                fitted = _fitted(model, len(audio))
-                pieces = list(decode(fitted, temperature=0.0, max_new_tokens=limit))
+                padded = _silence_after(audio)
+                fitted = _fitted(model, len(padded))
+                pieces = list(decode(fitted, padded, temperature=0.0, max_new_tokens=limit))
                 if _looped(pieces, seconds):
                     logger.debug("fitted window looped on %.1f s: decoding it in full", seconds)
                     if detector is not None and before is not None:

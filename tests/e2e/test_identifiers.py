@@ -8,6 +8,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from lsprotocol import types
 from pygls.workspace import TextDocument
 
@@ -76,11 +77,17 @@ async def dictate(client, states: list, uri: str, audio: Path) -> str:
     return answer["text"]
 
 
+# model.window: with ``full`` tiny.en hears every phrase of this recording right. With ``fit``
+# (the default, three times faster) it hears "then parse config file" as "then, pass config
+# file" in this clip, depending on the silence before it (0.1-0.2 s: right; 0 or 0.3 s:
+# wrong), though on benchmarks/identifiers.py's 20 identifiers fit writes 15 exactly and
+# full 13. Both are held to what they do: a regression in either fails here.
+@pytest.mark.parametrize(("window", "missed"), [("full", 0), ("fit", 1)])
 async def test_spoken_identifiers_are_written_exactly_in_code_and_as_prose_in_markdown(
-    start_server: StartServer, tmp_path: Path
+    start_server: StartServer, tmp_path: Path, window: str, missed: int
 ):
     audio = speech(tmp_path)
-    client = await start_server()
+    client = await start_server(init_options={"model": {"window": window}})
     states = watch_states(client)
     code_uri = open_as(client, tmp_path / "service.py", CODE + "# ", "python")
     # The notes quote the code: its identifiers are there, but this is prose.
@@ -89,11 +96,11 @@ async def test_spoken_identifiers_are_written_exactly_in_code_and_as_prose_in_ma
 
     dictated = await dictate(client, states, code_uri, audio)
     tokens = re.findall(r"[\w-]+", dictated)
-    assert [name for name in IDENTIFIERS if name not in tokens] == [], dictated
+    assert len([name for name in IDENTIFIERS if name not in tokens]) <= missed, dictated
     assert client.editor.documents[code_uri].source == CODE + "# " + dictated
 
     prose = await dictate(client, states, notes_uri, audio)
     assert not re.search(r"_|[a-z][A-Z]", prose), prose  # no snake_case, no camelCase
     low = prose.lower()
-    for phrase in ("parse config file", "last modified time", "user name"):
-        assert phrase in low, prose
+    phrases = ("parse config file", "last modified time", "user name")
+    assert len([phrase for phrase in phrases if phrase not in low]) <= missed, prose

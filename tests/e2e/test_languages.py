@@ -111,7 +111,7 @@ def test_the_emacs_mode_line_shows_a_detected_or_non_english_language():
 
 async def test_a_french_voice_command_in_a_french_session(start_server: StartServer, tmp_path):
     command = tmp_path / "nouvelle_ligne.wav"
-    speak = ["espeak-ng", "-v", "fr+f3", "-s", "130", "-w", str(command), "nouvelle ligne"]
+    speak = ["espeak-ng", "-v", "fr+f3", "-s", "110", "-w", str(command), "nouvelle ligne"]
     subprocess.run(speak, check=True)
     first, second = DATA / "fr_asterisk_demo-thanks.wav", DATA / "fr_asterisk_ss-noservice.wav"
     stream = tmp_path / "stream.wav"

@@ -68,22 +68,24 @@ def transcribe(whisper, seconds, window="fit"):
 
 def test_a_short_piece_is_encoded_at_its_length_and_a_margin():
     whisper = FakeWhisper(lambda frames: [piece(" Go forward ten meters.", end=2.9)])
-    result = transcribe(whisper, 3.0)
+    result = transcribe(whisper, 4.0)
     assert result.text == "Go forward ten meters."
     [(frames, options)] = whisper.calls
-    assert frames == 300 + 1 + engine.FIT_MARGIN_FRAMES
-    assert options["temperature"] == 0.0 and options["max_new_tokens"] == 20 + 10 * 3
+    assert frames == 400 + 1 + engine.FIT_MARGIN_FRAMES
+    transcribe(whisper, 1.0)
+    assert whisper.calls[-1][0] == engine.FIT_MIN_FRAMES  # at least 5 s
+    assert options["temperature"] == 0.0 and options["max_new_tokens"] == 20 + 10 * 4
 
 
 def test_a_fitted_piece_that_loops_is_decoded_again_in_full():
     def script(frames):
         if frames < 3000:
-            return [piece(" Go forward. " * 8, end=2.9, ratio=3.1)]
-        return [piece(" Go forward.", end=2.9)]
+            return [piece(" Go forward. " * 8, end=3.9, ratio=3.1)]
+        return [piece(" Go forward.", end=3.9)]
 
     whisper = FakeWhisper(script)
-    assert transcribe(whisper, 3.0).text == "Go forward."
-    assert [frames for frames, _ in whisper.calls] == [401, 3000]
+    assert transcribe(whisper, 4.0).text == "Go forward."
+    assert [frames for frames, _ in whisper.calls] == [501, 3000]
     assert "temperature" not in whisper.calls[1][1]  # the full one keeps the fallback
 
 
