@@ -6,6 +6,7 @@ and played in real time through ``butler.dictation.start`` (``audioFile``: the s
 the microphone), into a document that this script's minimal editor holds and edits.
 Usage: python benchmarks/dictation.py [DIR] [--runs 2] [--pause 1.5] [--no-partial-text]
        [--model tiny.en|base|FOLDER] [--language auto|en|fr...] [--window fit|full]
+       [--end-of-utterance sentence|pause]
 """
 
 from __future__ import annotations
@@ -105,12 +106,13 @@ def run_once(
     partial_text: bool,
     model: dict | None = None,
     warm_up: Path | None = None,
+    end_of_utterance: str = "sentence",
 ) -> dict:
     """One session over ``audio`` in a fresh server (``model``: its ``model.*`` settings),
     after a warm-up dictation of ``warm_up`` (default: DIR's ps_goforward.wav)."""
     options = {
         "throttle": {"maxCpuPercent": 100, "minFreeMemoryMb": 0},
-        "voice_input": {"partialText": partial_text},
+        "voice_input": {"partialText": partial_text, "endOfUtterance": end_of_utterance},
         "model": model or {},
     }
     with running_server(options) as (server, root):
@@ -139,6 +141,12 @@ def main() -> None:
     parser.add_argument("--model", default="tiny.en", help="model.name: tiny.en, base, a folder")
     parser.add_argument("--language", default=None, help="model.language: auto, en, fr...")
     parser.add_argument("--window", default="fit", choices=("fit", "full"), help="model.window")
+    parser.add_argument(
+        "--end-of-utterance",
+        default="sentence",
+        choices=("sentence", "pause"),
+        help="voice_input.endOfUtterance",
+    )
     args = parser.parse_args()
     model = {"name": args.model, "window": args.window}
     model |= {"language": args.language} if args.language else {}
@@ -149,7 +157,14 @@ def main() -> None:
         audio = Path(scratch) / "stream.wav"
         seconds = join_recordings(paths, audio, args.pause)
         runs = [
-            run_once(args.dir, audio, not args.no_partial_text, model) for _ in range(args.runs)
+            run_once(
+                args.dir,
+                audio,
+                not args.no_partial_text,
+                model,
+                end_of_utterance=args.end_of_utterance,
+            )
+            for _ in range(args.runs)
         ]
         folder, _ = model_folder(args.model, Path(scratch) / "models")
         direct = direct_transcripts(paths, 5, True, folder)
@@ -201,8 +216,16 @@ def main() -> None:
                     "pause_s": args.pause,
                     "partial_text": not args.no_partial_text,
                     "played": "real time (speed 1.0)",
+                    "end_of_utterance": args.end_of_utterance,
                 },
                 "speculative": sum(u["speculative"] for u in utterances),
+                # Ended at a finished sentence before the whole pause, and of those, how many
+                # speech followed within that pause (a sentence possibly split in two).
+                "early_ends": sum(run.get("earlyEnds", 0) for run in runs),
+                "resumed_after_early_end": sum(run.get("resumedAfterEarlyEnd", 0) for run in runs),
+                "early_split_share_of_commits": round(
+                    sum(run.get("resumedAfterEarlyEnd", 0) for run in runs) / len(utterances), 3
+                ),
                 "per_utterance": [run["utterances"] for run in runs],
                 "texts": [run["text"] for run in runs],
             },

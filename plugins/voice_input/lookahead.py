@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -22,6 +23,22 @@ logger = logging.getLogger(__name__)
 
 PARTIAL_EVERY = 0.6
 """Seconds of new speech before the provisional text of an utterance is refreshed."""
+
+_SENTENCE_END = re.compile(r"[.?!\u2026\u3002\uff01\uff1f][\"'\u201d\u2019)\]]*$")
+_ABBREVIATIONS = frozenset(
+    ("mr", "mrs", "ms", "dr", "st", "vs", "etc", "e.g", "i.e", "fig", "mt", "jr", "sr")
+)
+
+
+def ends_sentence(text: str) -> bool:
+    """Whether a transcript ends a sentence: final punctuation, not after an abbreviation
+    ("Mr.") or a lone number or letter ("10.", "A.")."""
+    text = text.strip()
+    if not _SENTENCE_END.search(text):
+        return False
+    last = text.split()[-1].rstrip(".?!\u2026\"'\u201d\u2019)]").lower()
+    return bool(last) and last not in _ABBREVIATIONS and len(last) > 1 and not last.isdigit()
+
 
 SPECULATE_AFTER = 0.15
 """Silence after which the utterance is transcribed speculatively, before the pause is long
@@ -107,7 +124,20 @@ class Lookahead:
         task = session.ctx.run_task(
             settled(session.transcribe(pcm, speech_seconds, job_id, marks, index)), job_id
         )
-        self.speculation = Speculation(index, voiced_until, job_id, task, marks)
+        speculation = Speculation(index, voiced_until, job_id, task, marks)
+        self.speculation = speculation
+        if session.end_of_utterance == "sentence":
+            task.add_done_callback(lambda done: self._finished(speculation, done))
+
+    def _finished(self, speculation: Speculation, task: asyncio.Task[Any]) -> None:
+        """A speculation is back: if its text ends a sentence and no speech came since, the
+        utterance ends now rather than at the end of the pause (semantic end of utterance)."""
+        if self.speculation is not speculation or task.cancelled():
+            return
+        result = task.result()
+        text = getattr(result, "text", None)
+        if isinstance(text, str) and ends_sentence(text):
+            self.session.segmenter.end_at(speculation.voiced_until)
 
     def _drop(self, speculation: Speculation) -> None:
         """Forget a speculation that more speech made stale, and stop its job."""

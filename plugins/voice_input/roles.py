@@ -51,6 +51,8 @@ class LiveSession(Protocol):
     partial: str
     """The provisional text of the utterance being spoken."""
     cancelled: bool
+    end_of_utterance: str
+    """``voice_input.endOfUtterance``: ``sentence`` or ``pause``."""
 
     @property
     def emitted(self) -> int:

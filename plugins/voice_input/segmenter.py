@@ -78,6 +78,9 @@ class Utterance:
     spoken_end: float
     """Stream time when speech actually ended, before the hangover; for latency figures."""
 
+    early: bool = False
+    """Ended by ``Segmenter.end_at`` (a finished sentence) before the whole pause."""
+
     @property
     def duration(self) -> float:
         """Length in seconds."""
@@ -93,6 +96,11 @@ class Segmenter:
         self._min_voiced_frames = max(1, math.ceil(self.settings.min_speech_ms / FRAME_MS))
         self._max_samples = round(self.settings.max_utterance_s * SAMPLE_RATE)
         self._pre_roll_bytes = 2 * (self.settings.pre_roll_ms * SAMPLE_RATE // 1000)
+        self.early_ends = 0
+        """Utterances ended by ``end_at`` before the hangover was over."""
+        self.resumed_after_early = 0
+        """Of those, how many were followed by speech within what would have been their
+        hangover: the pause alone would have kept both in one utterance."""
         self._reset_stream()
 
     def _reset_stream(self) -> None:
@@ -104,6 +112,8 @@ class Segmenter:
         self._recent = b""  # the stream's last 100 ms (and one byte), for the meter
         # Unvoiced frames since the last utterance; the next one's pre-roll comes from here.
         self._ring: deque[bytes] = deque(maxlen=math.ceil(self.settings.pre_roll_ms / FRAME_MS))
+        self._end_at: float | None = None  # set by end_at (another thread), read by _judge
+        self._watch = 0  # frames left of an early-ended utterance's hangover
         self._clear_utterance()
 
     def _clear_utterance(self) -> None:
@@ -162,6 +172,12 @@ class Segmenter:
         self._partial = data[whole:]
         return completed
 
+    def end_at(self, voiced_until: float) -> None:
+        """End the utterance in progress at the next unvoiced frame, without waiting for the
+        rest of the hangover, if its speech still ends at ``voiced_until`` (``voiced_until``
+        as read before): its text is known to be finished. Safe from another thread."""
+        self._end_at = voiced_until
+
     def flush(self) -> list[Utterance]:
         """End the stream: return the utterance in progress if it is speech; then start anew."""
         completed: list[Utterance] = []
@@ -193,6 +209,11 @@ class Segmenter:
 
     def _judge(self, frame: bytes, completed: list[Utterance]) -> None:
         voiced = self._vad.is_speech(frame, SAMPLE_RATE)
+        if self._watch:
+            self._watch -= 1
+            if voiced:
+                self.resumed_after_early += 1
+                self._watch = 0
         if self._frames and self._samples + _FRAME_SAMPLES > self._max_samples:
             self._cut_long(completed)
         frame_start = self._pos
@@ -203,8 +224,16 @@ class Segmenter:
                 return
             self._begin(frame_start)
         self._append(frame, voiced)
-        if not voiced and self._silence_run >= self._hangover_frames:
+        if voiced:
+            return
+        if self._silence_run >= self._hangover_frames:
             self._finish(completed)
+        elif self._end_at is not None and self._confirmed:
+            end_at, self._end_at = self._end_at, None
+            if abs(end_at - self._last_voiced_end / SAMPLE_RATE) < 1e-6:
+                self.early_ends += 1
+                self._watch = self._hangover_frames - self._silence_run
+                self._finish(completed, early=True)
 
     def _begin(self, frame_start: int) -> None:
         # The ring holds only audio after the previous utterance, so pieces never overlap.
@@ -227,16 +256,17 @@ class Segmenter:
         else:
             self._silence_run += 1
 
-    def _finish(self, completed: list[Utterance]) -> None:
+    def _finish(self, completed: list[Utterance], early: bool = False) -> None:
         if self._confirmed:
-            completed.append(self._emit(b"".join(self._frames), False, self._last_voiced_end))
+            pcm = b"".join(self._frames)
+            completed.append(self._emit(pcm, False, self._last_voiced_end, early))
             self._ring.clear()
         else:
             # Noise, not speech: its audio may still serve as the next utterance's pre-roll.
             self._ring.extend(self._frames)
         self._clear_utterance()
 
-    def _emit(self, pcm: bytes, forced: bool, spoken_end: int) -> Utterance:
+    def _emit(self, pcm: bytes, forced: bool, spoken_end: int, early: bool = False) -> Utterance:
         utterance = Utterance(
             index=self._index,
             start=self._start / SAMPLE_RATE,
@@ -244,6 +274,7 @@ class Segmenter:
             pcm=pcm,
             forced=forced,
             spoken_end=spoken_end / SAMPLE_RATE,
+            early=early,
         )
         self._index += 1
         return utterance

@@ -68,6 +68,7 @@ class DictationSession:
         )
         self.vocabulary = model_vocabulary(settings)
         settings = self.ctx.settings.get(VoiceInputSettings)
+        self.end_of_utterance = settings.end_of_utterance
         # The worker adds model.vocabulary to the hotwords itself: it counts in the bound.
         self.words = DocumentWords(
             self.ctx,
@@ -175,6 +176,7 @@ class DictationSession:
         timing = Timing(utterance.index, spoken_end=heard_at(self._arrivals, utterance.spoken_end))
         timing.cut = time.monotonic()
         timing.duration = utterance.duration
+        timing.early = utterance.early
         context = {"target": self.target, "uri": self.anchor.uri if self.anchor else None}
         try:
             spooled = self.plugin.spool.put(self.id, utterance, context)

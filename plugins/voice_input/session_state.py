@@ -41,6 +41,10 @@ def stop_answer(session: Any) -> dict[str, Any]:
         "sessionId": session.id,
         "text": session.text.strip(),
         "utterances": [timing.report() for timing in session.timings if timing.applied],
+        # Utterances ended at a finished sentence, and how many of those speech followed
+        # within the pause that would have kept them in one (voice_input.endOfUtterance).
+        "earlyEnds": session.segmenter.early_ends,
+        "resumedAfterEarlyEnd": session.segmenter.resumed_after_early,
     }
     if session.failed:
         answer["failed"] = len(session.failed)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -35,6 +35,11 @@ class VoiceInputSettings:
 
     partial_text: bool = True
     """Whether provisional text is shown while an utterance is spoken."""
+
+    end_of_utterance: Literal["sentence", "pause"] = "sentence"
+    """``sentence``: an utterance whose transcription, started early in a pause, ends a
+    sentence is committed then, without waiting for the rest of the pause (``silenceMs``);
+    ``pause``: every utterance waits for the whole pause."""
 
     identifiers: bool = True
     """Whether the open documents' identifiers and names, and the notes' titles, are the

@@ -24,6 +24,8 @@ class Timing:
     duration: float = 0.0
     speculative: bool = False
     """Transcribed from the start of the pause, before the cut."""
+    early: bool = False
+    """Cut before the whole pause, its text being a finished sentence."""
     marks: dict[str, float] = attrs.field(factory=dict)
     """When the job started and ended ("started", "transcribed")."""
 
@@ -51,6 +53,7 @@ class Timing:
             "index": self.index,
             "duration": round(self.duration, 3),
             "speculative": self.speculative,
+            "early": self.early,
             **{key: round(value, 4) for key, value in ms.items()},
         }
 

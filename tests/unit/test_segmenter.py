@@ -298,3 +298,58 @@ def test_settings_name_the_bad_field():
         SegmenterSettings(silence_ms=0)
     with pytest.raises(ValueError, match="pre_roll_ms"):
         SegmenterSettings(pre_roll_ms=5000, max_utterance_s=6.0)
+
+
+# --- semantic end of utterance: end_at ------------------------------------------------------
+
+
+def feed_until_pause(segmenter, pcm: bytes, silence_frames: int) -> tuple[list, int]:
+    """Feed ``pcm`` frame by frame until the utterance in progress has ``silence_frames`` of
+    trailing silence; returns what was completed and how many bytes were fed."""
+    done: list = []
+    for at in range(0, len(pcm), 960):
+        done += segmenter.feed(pcm[at : at + 960])
+        if segmenter.in_speech and segmenter.trailing_silence >= silence_frames * 0.03:
+            return done, at + 960
+    raise AssertionError("no pause")
+
+
+def test_a_finished_sentence_ends_at_the_next_quiet_frame_not_after_the_whole_pause():
+    stream = with_noise(read_wav("ps_goforward") + silence(1.0))
+    seg = Segmenter(SETTINGS)
+    done, fed = feed_until_pause(seg, stream, 5)  # 150 ms into the pause
+    assert done == []
+    seg.end_at(seg.voiced_until)
+    done = seg.feed(stream[fed : fed + 960])
+    [utterance] = done
+    assert utterance.early and seg.early_ends == 1
+    assert utterance.end - utterance.spoken_end < SETTINGS.silence_ms / 1000  # before the pause
+    rest = seg.feed(stream[fed + 960 :]) + seg.flush()
+    assert rest == [] and seg.resumed_after_early == 0
+
+
+def test_a_stale_end_is_ignored_and_the_pause_decides():
+    stream = with_noise(read_wav("ps_goforward") + silence(1.0))
+    seg = Segmenter(SETTINGS)
+    _, fed = feed_until_pause(seg, stream, 5)
+    seg.end_at(seg.voiced_until - 0.03)  # read before more speech came: not this utterance
+    [utterance] = seg.feed(stream[fed:]) + seg.flush()
+    assert not utterance.early and seg.early_ends == 0
+    assert utterance.end - utterance.spoken_end >= SETTINGS.silence_ms / 1000
+
+
+def test_speech_resuming_after_an_early_end_is_the_next_utterance_and_counted():
+    # A short pause (0.3 s < the 0.4 s hangover) inside what the pause alone keeps as one.
+    first, second = trimmed("ps_goforward"), trimmed("ps_librivox_0880")
+    stream = with_noise(silence(0.5) + first + silence(0.3) + second + silence(1.0))
+    assert len(segment(stream)) == 1  # by the pause alone
+    seg = Segmenter(SETTINGS)
+    done, fed = feed_until_pause(seg, stream, 5)
+    seg.end_at(seg.voiced_until)
+    utterances = done + seg.feed(stream[fed:]) + seg.flush()
+    assert [u.early for u in utterances] == [True, False]
+    assert seg.early_ends == 1 and seg.resumed_after_early == 1
+    assert_cut_from(stream, utterances)  # nothing lost, nothing twice
+    assert utterances[0].end <= utterances[1].start
+    spoken = utterances[1].spoken_end - utterances[1].start
+    assert spoken > len(second) / 2 / RATE * 0.9  # the second sentence whole

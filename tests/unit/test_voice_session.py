@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import wave
 from types import SimpleNamespace
 
@@ -133,6 +134,7 @@ def feed(session, index: int, seconds: float = 3.0) -> None:
         spoken_end=seconds,
         duration=seconds,
         forced=False,
+        early=False,
     )
     session._spool(utterance)
 
@@ -307,3 +309,73 @@ async def test_a_spooled_utterance_goes_by_reference_and_one_not_spooled_as_samp
     second = session.requests[1]
     assert second.upload == b"1   " and not second.pcm.wav
     assert answer["text"] == "Kept. From memory."
+
+
+@pytest.mark.parametrize(
+    ("text", "finished"),
+    [
+        ("He might even have been made amiable himself.", True),
+        ("Is it done?", True),
+        ('Said "stop!"', True),
+        ("Go forward 10 meters", False),
+        ("and then, ", False),
+        ("I met Mr.", False),
+        ("See fig.", False),
+        ("Count to 10.", False),
+        ("", False),
+    ],
+)
+def test_which_transcripts_end_a_sentence(text, finished):
+    assert lookahead_module.ends_sentence(text) is finished
+
+
+class EndingSegmenter(PausingSegmenter):
+    """A pause in progress that records the ends asked of it."""
+
+    def __init__(self, voiced_until: float) -> None:
+        super().__init__(voiced_until)
+        self.ends: list[float] = []
+
+    def end_at(self, voiced_until: float) -> None:
+        self.ends.append(voiced_until)
+
+
+@pytest.mark.parametrize(
+    ("text", "mode", "ends"),
+    [
+        ("Early bird.", "sentence", [3.0]),  # a finished sentence: ended now
+        ("Early bird and", "sentence", []),  # mid-sentence: the whole pause
+        ("Early bird.", "pause", []),  # the user chose the pause
+    ],
+)
+async def test_a_speculation_that_ends_a_sentence_ends_the_utterance(tmp_path, text, mode, ends):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0.0, text)})
+    session.end_of_utterance = mode
+    await session.start()
+    session.segmenter = segmenter = EndingSegmenter(voiced_until=3.0)
+    session.lookahead.tick()
+    await asyncio.wait_for(session.lookahead.speculation.task, 5)
+    await asyncio.sleep(0)  # the done callback
+    assert segmenter.ends == ends
+    session.segmenter = Segmenter()
+    await finish(session)
+
+
+async def test_a_speculation_made_stale_by_speech_ends_nothing(tmp_path):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0.05, "Early bird.")})
+    await session.start()
+    session.segmenter = segmenter = EndingSegmenter(voiced_until=3.0)
+    session.lookahead.tick()
+    first = session.lookahead.speculation
+    await asyncio.sleep(0.01)  # its job is under way
+    segmenter.voiced_until = 3.5  # more speech: a new speculation replaces the first
+    session.lookahead.tick()
+    with contextlib.suppress(asyncio.CancelledError):
+        await first.task
+    await asyncio.wait_for(session.lookahead.speculation.task, 5)
+    await asyncio.sleep(0)
+    assert segmenter.ends == [3.5]
+    session.segmenter = Segmenter()
+    await finish(session)
