@@ -72,16 +72,16 @@ def _quietest(audio: Any, start: int, end: int, frame: int = SAMPLE_RATE // 10) 
 FIT_MAX_SECONDS = 25.0
 """Longer pieces are encoded in full 30 s windows (nearly all of one anyway)."""
 
+FIT_MIN_SECONDS = 3.0
+"""Shorter pieces too: a voice command alone in a short window was misheard ("Red Coma Green
+Coma Blue Period", "new paragraph, new paragraph", eSpeak's French "nouvelle ligne" as
+"Nouvelle-Lie"), right in 30 s; dictated sentences are longer, and gain the most."""
+
 FIT_MARGIN_FRAMES = 100
 """Frames (10 ms each) of padding the encoder reads after a fitted piece. Measured on the
 English recordings (benchmarks/encoder_window.py): with 100 both models keep their word
 error rate; with 50 or 200 they decode some pieces in a loop ("Go forward 10 meters. Go
 forward 10 meters..."), which ``_looped`` catches."""
-
-FIT_MIN_FRAMES = 500
-"""The encoder reads at least 5 s: a short command alone in a tight window was misheard
-(eSpeak's French "nouvelle ligne": "Nouvelle-Lie" in 2.4 s, right in 5 s and in 30 s), and
-5 s cost base 0.1 s."""
 
 _FRAME_SAMPLES = 160
 _FULL_FRAMES = 3000
@@ -103,8 +103,7 @@ def _silence_after(audio: Any) -> Any:
 def _fitted(model: Any, samples: int) -> Any:
     """``model`` (faster-whisper's) encoding only ``samples`` of audio and the margin: the
     encoder's cost follows its input (30 s is what faster-whisper always gives it)."""
-    keep = samples // _FRAME_SAMPLES + 1 + FIT_MARGIN_FRAMES
-    keep = min(_FULL_FRAMES, max(keep, FIT_MIN_FRAMES))
+    keep = min(_FULL_FRAMES, samples // _FRAME_SAMPLES + 1 + FIT_MARGIN_FRAMES)
     encode = model.encode
     fitted = copy.copy(model)
     fitted.encode = lambda features: encode(features[..., :keep])
@@ -120,11 +119,13 @@ FIT_WORDS_PER_SECOND = 4.5
 
 
 _REPEATED = re.compile(
-    r"(\w.{1,40}?)(?:[\s,.;:!?-]*\1){2,}|\b(\w+(?:\W+\w+){2,})\W+\2\b", re.IGNORECASE
+    r"(\w.{1,40}?)(?:[\s,.;:!?-]*\1){2,}|\b(\w+(?:\W+\w+){2,})\W+\2\b|^(.+?)\W+\3\W*$",
+    re.IGNORECASE,
 )
 """A piece of text said three times in a row ("n'umègle, n'umègle, n'umègle", "wawwawwaw"),
-or three words or more twice ("go forward 10 meters, go forward 10 meters"): short texts
-escape faster-whisper's compression ratio."""
+three words or more twice ("go forward 10 meters, go forward 10 meters"), or the whole text
+twice ("new paragraph, new paragraph"): short texts escape faster-whisper's compression
+ratio."""
 
 
 def _looped(pieces: Sequence[Any], seconds: float) -> bool:
@@ -357,7 +358,7 @@ class Engine:
                 return pieces
 
             seconds = len(audio) / SAMPLE_RATE
-            if options.window == "fit" and seconds <= FIT_MAX_SECONDS:
+            if options.window == "fit" and FIT_MIN_SECONDS <= seconds <= FIT_MAX_SECONDS:
                 before = (detector.current, detector.first) if detector else None
                 # One temperature and a bound on tokens: a loop costs one short decoding
                 # (with faster-whisper's fallback, 2.8 s went into six on tiny.en), then

@@ -71,9 +71,7 @@ def test_a_short_piece_is_encoded_at_its_length_and_a_margin():
     result = transcribe(whisper, 4.0)
     assert result.text == "Go forward ten meters."
     [(frames, options)] = whisper.calls
-    assert frames == 400 + 1 + engine.FIT_MARGIN_FRAMES
-    transcribe(whisper, 1.0)
-    assert whisper.calls[-1][0] == engine.FIT_MIN_FRAMES  # at least 5 s
+    assert frames == 500 + 1 + engine.FIT_MARGIN_FRAMES  # 4 s, 1 s of silence, the margin
     assert options["temperature"] == 0.0 and options["max_new_tokens"] == 20 + 10 * 4
 
 
@@ -85,15 +83,16 @@ def test_a_fitted_piece_that_loops_is_decoded_again_in_full():
 
     whisper = FakeWhisper(script)
     assert transcribe(whisper, 4.0).text == "Go forward."
-    assert [frames for frames, _ in whisper.calls] == [501, 3000]
+    assert [frames for frames, _ in whisper.calls] == [601, 3000]
     assert "temperature" not in whisper.calls[1][1]  # the full one keeps the fallback
 
 
-def test_full_windows_and_long_pieces_are_encoded_in_30_seconds():
+def test_full_windows_and_long_and_short_pieces_are_encoded_in_30_seconds():
     whisper = FakeWhisper(lambda frames: [piece(" Hello.")])
     transcribe(whisper, 3.0, window="full")
     transcribe(whisper, engine.FIT_MAX_SECONDS + 1)
-    assert [frames for frames, _ in whisper.calls] == [3000, 3000]
+    transcribe(whisper, engine.FIT_MIN_SECONDS - 0.1)  # a voice command, likely
+    assert [frames for frames, _ in whisper.calls] == [3000, 3000, 3000]
 
 
 def test_what_counts_as_a_loop():
@@ -107,5 +106,6 @@ def test_what_counts_as_a_loop():
     assert looped([piece("N'umègle, n'umègle, n'umègle")], 1.2)
     assert looped([piece("Wawwawwawwawwawwawwaw")], 1.2)
     assert looped([piece("Go forward 10 meters, go forward 10 meters,")], 2.8)
+    assert looped([piece("new paragraph, new paragraph,")], 3.0)
     assert not looped([piece("He said no, and then no again.")], 2.0)
     assert not looped([piece("Very, very good. And the rather cold-hearted and rather")], 4.0)
