@@ -104,6 +104,8 @@ class Lookahead:
         """At the start of a pause, transcribe the utterance before the pause has ended it."""
         session = self.session
         segmenter = session.segmenter
+        if session.cancelled or session.audio_over:
+            return
         if not segmenter.in_speech or segmenter.trailing_silence < SPECULATE_AFTER:
             return
         voiced_until = segmenter.voiced_until  # first: see Segmenter.voiced_until

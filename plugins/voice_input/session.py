@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from butler_ls.plugin_api import Anchor, ButlerError, DocumentClosed, Span
 
 from .identifiers import DocumentWords
-from .lookahead import Lookahead
+from .lookahead import SPECULATE_AFTER, Lookahead
 from .segmenter import SAMPLE_RATE, Segmenter, Utterance
 from .session_language import SessionLanguage
 from .session_state import dictation_state, report_state, stop_answer
@@ -148,6 +148,7 @@ class DictationSession:
     def _pump(self) -> None:
         """Cut the audio into utterances and spool each one (never on the event loop)."""
         fed = 0.0
+        asked = 0.0  # the speech end a speculation was last asked for
         try:
             while True:
                 chunk = self._audio.get()
@@ -158,6 +159,16 @@ class DictationSession:
                     self._arrivals.append((fed, time.monotonic()))
                     utterances = self.segmenter.feed(chunk)
                     self._level = self.segmenter.level_dbfs()
+                    segmenter = self.segmenter
+                    if (
+                        segmenter.in_speech
+                        and segmenter.trailing_silence >= SPECULATE_AFTER
+                        and segmenter.voiced_until != asked
+                    ):
+                        # The pause is long enough now, not at the next state tick (up to
+                        # 100 ms later): every millisecond here is one the user waits.
+                        asked = segmenter.voiced_until
+                        self._loop.call_soon_threadsafe(self.lookahead.speculate)
                 for utterance in utterances:
                     self._spool(utterance)
                 if chunk is None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
 import contextlib
 import wave
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -379,3 +381,26 @@ async def test_a_speculation_made_stale_by_speech_ends_nothing(tmp_path):
     assert segmenter.ends == [3.5]
     session.segmenter = Segmenter()
     await finish(session)
+
+
+async def test_the_pump_asks_for_a_speculation_as_soon_as_the_pause_is_long_enough(tmp_path):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {})
+    session.segmenter = Segmenter()
+    session.lookahead.tick = lambda: None  # not the state ticks: the pump thread alone
+    calls: list[float] = []
+    session.lookahead.speculate = lambda: calls.append(session.segmenter.trailing_silence)
+    await session.start()
+    speech_file = Path(__file__).resolve().parents[1] / "data" / "speech" / "ps_goforward.wav"
+    with wave.open(str(speech_file), "rb") as wav:
+        samples = array.array("h", wav.readframes(wav.getnframes()))
+    last = max(i for i, sample in enumerate(samples) if abs(sample) > 1000)
+    speech = samples[: last + 1].tobytes()
+    quiet = bytes(2 * 16000 * 3 // 10)  # 0.3 s: less than the 0.4 s that ends an utterance
+    for at in range(0, len(speech), 960):  # 30 ms chunks, as the microphone sends them
+        session._audio.put(speech[at : at + 960])
+    for at in range(0, len(quiet), 960):
+        session._audio.put(quiet[at : at + 960])
+        await asyncio.sleep(0.01)  # let the loop run what the pump asked of it
+    assert len(calls) == 1 and 0.15 <= calls[0] <= 0.24  # once, as the pause reached 150 ms
+    await session.cancel()
