@@ -86,7 +86,6 @@ forward 10 meters..."), which ``_looped`` catches."""
 _FRAME_SAMPLES = 160
 _FULL_FRAMES = 3000
 
-
 FIT_SILENCE_SECONDS = 1.0
 """Silence added after a fitted piece, as audio: the encoder then sees the end of speech as
 Whisper saw it in training (faster-whisper pads the 30 s window with zero features, which
@@ -175,8 +174,8 @@ class Options:
     """Text before this audio, for continuity; only its last words are used."""
 
     window: str = "fit"
-    """``fit``: a piece shorter than FIT_MAX_SECONDS is encoded at its own length plus
-    FIT_MARGIN_FRAMES, and again in full if that decoding loops; ``full``: 30 s always."""
+    """``fit``: a piece of FIT_MIN_SECONDS to FIT_MAX_SECONDS is encoded at its own length
+    plus silence and a margin, and again in full if that decoding loops; ``full``: 30 s."""
 
 
 @attrs.frozen
@@ -340,6 +339,7 @@ class Engine:
             # windows of a reading), so each window starts fresh.
             prompt = " ".join(options.prompt.split()[-PROMPT_WORDS:]) or None
 
+            # Called at once; the defaults bind this window's audio and prompt all the same.
             def decode(
                 model: Any, audio: Any = audio, prompt: str | None = prompt, **fitted: Any
             ) -> Any:
@@ -369,7 +369,7 @@ class Engine:
                 pieces = list(decode(fitted, padded, temperature=0.0, max_new_tokens=limit))
                 if _looped(pieces, seconds):
                     logger.debug("fitted window looped on %.1f s: decoding it in full", seconds)
-                    if detector is not None and before is not None:
+                    if detector is not None and before is not None:  # as if not decoded
                         detector.current, detector.first = before
                     pieces = list(decode(model))
             else:

@@ -328,7 +328,8 @@ class DocumentWords:
 
     def _typed(self, uri: str, line: int = 0) -> list[Word]:
         """The words of ``uri`` worth a hotword: a code document's identifiers; a prose
-        document's names, less those only Butler wrote there. The model's own words sent back
+        document's names, less any Butler wrote there (one the user typed too, the model got
+        right without help). The model's own words sent back
         to it only repeat its mistakes, and cost prose dictation words: with its earlier
         sentences' names as hotwords, tiny.en wrote the corpus's "two nine three four zero"
         as "293-40" (dictation WER 11.0% against 5.5% without; benchmarks/dictation.py)."""

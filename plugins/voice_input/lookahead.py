@@ -134,8 +134,8 @@ class Lookahead:
     def _finished(self, speculation: Speculation, task: asyncio.Task[Any]) -> None:
         """A speculation is back: if its text ends a sentence and no speech came since, the
         utterance ends now rather than at the end of the pause (semantic end of utterance)."""
-        if self.speculation is not speculation or task.cancelled():
-            return
+        if self.speculation is not speculation or task.cancelled() or task.exception():
+            return  # stale, dropped, or failed (the session reports a failure at the cut)
         result = task.result()
         text = getattr(result, "text", None)
         if isinstance(text, str) and ends_sentence(text):
