@@ -43,7 +43,12 @@ async def test_real_speech_is_transcribed_accurately(start_server: StartServer):
         pairs.append((reference, answer["text"]))
     # tiny.en scores about 6% on this corpus; 15% leaves room, a broken path scores far worse.
     assert corpus_wer(pairs) <= 0.15, pairs
-    status = await execute(client, "butler.status")
+    # The worker reports what it holds in memory with its heartbeat (about once a second).
+    for _ in range(75):
+        status = await execute(client, "butler.status")
+        if status["model"]["loaded"]:
+            break
+        await asyncio.sleep(0.2)
     assert status["model"]["name"] == "tiny.en"
     assert status["model"]["loaded"] is True
 
