@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ class StdioServer:
                 self._answer(message)
                 continue
             if "method" in message:
+                message["_at"] = time.monotonic()  # when this client read it
                 self.notifications.append(message)
                 continue
             if message.get("id") == msg_id:
@@ -89,6 +91,7 @@ class StdioServer:
             if "method" in message and "id" in message:
                 self._answer(message)
             elif "method" in message:
+                message["_at"] = time.monotonic()  # when this client read it
                 self.notifications.append(message)
                 if until(message):
                     return

@@ -43,6 +43,7 @@ class Editor:
         self.uri = path.as_uri()
         self.text = ""
         self.version = 1
+        self.history: list[tuple[float, str]] = []  # (monotonic time, text) after each edit
         server.handlers["workspace/applyEdit"] = self.apply
         server.send(
             "textDocument/didOpen",
@@ -79,6 +80,7 @@ class Editor:
                 },
                 request=False,
             )
+        self.history.append((time.monotonic(), self.text))
         return {"applied": True}
 
 
@@ -124,7 +126,72 @@ def run_once(
         answer = dictate(server, editor, audio)
         answer["wall_s"] = time.monotonic() - began
         answer["document"] = editor.text
+        answer["shown"] = shown_texts(server, editor, answer["sessionId"])
     return answer
+
+
+def shown_texts(server: StdioServer, editor: Editor, session: str) -> list[tuple[float, str]]:
+    """What the user saw, in order: (monotonic time, the document's text and the provisional
+    text after it) at each edit and each change of ``partial`` in butler/dictationState."""
+    events = [(at, "text", text) for at, text in editor.history]
+    for message in server.notifications:
+        params = message.get("params") or {}
+        if message["method"] == "butler/dictationState" and params.get("sessionId") == session:
+            events.append((message["_at"], "partial", params.get("partial") or ""))
+    events.sort(key=lambda event: event[0])
+    shown, text, partial = [], "", ""
+    for at, kind, value in events:
+        if kind == "text":
+            text = value
+        else:
+            partial = value
+        if not shown or shown[-1][1] != f"{text} {partial}":
+            shown.append((at, f"{text} {partial}"))
+    return shown
+
+
+def word_ends(paths: list[Path], pause: float, folder: Path, lead: float = 0.5) -> list:
+    """(word, start, end) in stream seconds of every word of the joined stream, from
+    faster-whisper's word timestamps on each file (beam 5, no VAD), as join_recordings
+    lays the files out."""
+    from faster_whisper import WhisperModel
+
+    from butler_ls.plugin_api import SAMPLE_RATE, decode_all
+    from butler_ls.util.word_errors import normalize
+
+    model = WhisperModel(str(folder), device="cpu", compute_type="int8")
+    words, offset = [], lead
+    for path in paths:
+        samples = decode_all(path)
+        segments, _ = model.transcribe(samples, beam_size=5, word_timestamps=True)
+        for segment in segments:
+            for word in segment.words or []:
+                for token in normalize(word.word):
+                    words.append((token, offset + word.start, offset + word.end))
+        offset += len(samples) / SAMPLE_RATE + pause
+    return words
+
+
+def word_visible(run: dict, words: list) -> dict:
+    """Seconds from each word's end in the audio to its first appearance in what was shown
+    (the provisional text or the document), aligned in order; words never shown as spoken
+    (misheard) are counted apart."""
+    from difflib import SequenceMatcher
+
+    from butler_ls.util.word_errors import normalize
+
+    zero = run["streamStartMonotonic"]
+    first: dict[int, float] = {}
+    for at, shown in run["shown"]:
+        spoken = [i for i, (_, start, _) in enumerate(words) if zero + start <= at]
+        target = [words[i][0] for i in spoken]
+        seen = normalize(shown)
+        matcher = SequenceMatcher(None, target, seen, autojunk=False)
+        for block in matcher.get_matching_blocks():
+            for k in range(block.a, block.a + block.size):
+                first.setdefault(spoken[k], at)
+    delays = [first[i] - (zero + end) for i, (_, _, end) in enumerate(words) if i in first]
+    return {"delays": delays, "words": len(words), "shown": len(first)}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -168,6 +235,11 @@ def main() -> None:
         ]
         folder, _ = model_folder(args.model, Path(scratch) / "models")
         direct = direct_transcripts(paths, 5, True, folder)
+        words = word_ends(paths, args.pause, folder)
+    visible = [word_visible(run, words) for run in runs]
+    delays = [d for v in visible for d in v["delays"]]
+    for run in runs:
+        del run["shown"]
 
     utterances = [u for run in runs for u in run["utterances"]]
     stages = {
@@ -204,6 +276,14 @@ def main() -> None:
                     "direct_whole_files": round(d_errors / words, 4),
                     "difference_points": round(points, 2),
                     "words": words,
+                },
+                # From a word's end in the audio (faster-whisper's word timestamps on each
+                # file) to its first appearance in the provisional text or the document.
+                "word_visible": {
+                    "p50_s": round(statistics.median(delays), 3) if delays else None,
+                    "p95_s": round(percentile(delays, 0.95), 3) if delays else None,
+                    "words_shown": sum(v["shown"] for v in visible),
+                    "words": sum(v["words"] for v in visible),
                 },
                 "targets": TARGETS,
                 "within_targets": p50 <= TARGETS["p50_s"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -120,7 +121,7 @@ class Lookahead:
             self._drop(current)
         self._count += 1
         job_id = f"{session.job_id(index)}-s{self._count}"
-        marks: dict[str, float] = {}
+        marks: dict[str, float] = {"asked": time.monotonic()}
         speech_seconds = voiced_until - segmenter.utterance_start
         # Not in the spool yet (the utterance has not ended): its samples travel, once.
         task = session.ctx.run_task(

@@ -184,7 +184,11 @@ class DictationSession:
         self._loop.call_soon_threadsafe(self._wake.set)
 
     def _spool(self, utterance: Utterance) -> None:
-        timing = Timing(utterance.index, spoken_end=heard_at(self._arrivals, utterance.spoken_end))
+        timing = Timing(
+            utterance.index,
+            spoken_end=heard_at(self._arrivals, utterance.spoken_end),
+            speech_end=utterance.spoken_end,
+        )
         timing.cut = time.monotonic()
         timing.duration = utterance.duration
         timing.early = utterance.early

@@ -46,6 +46,11 @@ def stop_answer(session: Any) -> dict[str, Any]:
         "earlyEnds": session.segmenter.early_ends,
         "resumedAfterEarlyEnd": session.segmenter.resumed_after_early,
     }
+    timings = [timing for timing in session.timings if timing.applied]
+    if timings:
+        # Where the audio began on this machine's monotonic clock (CLOCK_MONOTONIC), so that a
+        # client on the same machine can place what it saw against the audio (benchmarks).
+        answer["streamStartMonotonic"] = round(timings[0].spoken_end - timings[0].speech_end, 4)
     if session.failed:
         answer["failed"] = len(session.failed)
         answer["message"] = session.message

@@ -18,6 +18,8 @@ class Timing:
 
     index: int
     spoken_end: float = 0.0
+    speech_end: float = 0.0
+    """Where its speech ended in the stream (seconds from the start of the audio)."""
     cut: float = 0.0
     spooled: float = 0.0
     applied: float = 0.0
@@ -35,7 +37,8 @@ class Timing:
         return self.marks.get("transcribed", self.applied)
 
     def report(self) -> dict[str, Any]:
-        """Stage durations in seconds: vad, spool, queue, model, edit, total.
+        """Stage durations in seconds: vad, spool, queue, model, edit, total; for a
+        speculation also asked and back (from the end of speech).
 
         For a speculative transcription, queue and model count only what was left after
         the cut (often nothing): the total is what the user waits.
@@ -49,8 +52,12 @@ class Timing:
             "edit": self.applied - max(self.transcribed, self.spooled),
             "total": self.applied - self.spoken_end,
         }
+        if "asked" in self.marks:  # a speculation: when it was asked for and was back
+            ms["asked"] = self.marks["asked"] - self.spoken_end
+            ms["back"] = self.transcribed - self.spoken_end
         return {
             "index": self.index,
+            "speech_end_s": round(self.speech_end, 3),
             "duration": round(self.duration, 3),
             "speculative": self.speculative,
             "early": self.early,
