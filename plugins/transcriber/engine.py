@@ -177,6 +177,10 @@ class Options:
     """``fit``: a piece of FIT_MIN_SECONDS to FIT_MAX_SECONDS is encoded at its own length
     plus silence and a margin, and again in full if that decoding loops; ``full``: 30 s."""
 
+    provisional: bool = False
+    """Text to show, not to keep: with ``fit``, pieces under FIT_MIN_SECONDS are fitted
+    too, and a decoding that loops gives no text instead of being redone in full."""
+
 
 @attrs.frozen
 class Transcript:
@@ -358,7 +362,8 @@ class Engine:
                 return pieces
 
             seconds = len(audio) / SAMPLE_RATE
-            if options.window == "fit" and FIT_MIN_SECONDS <= seconds <= FIT_MAX_SECONDS:
+            short_ok = options.provisional or seconds >= FIT_MIN_SECONDS
+            if options.window == "fit" and short_ok and seconds <= FIT_MAX_SECONDS:
                 before = (detector.current, detector.first) if detector else None
                 # One temperature and a bound on tokens: a loop costs one short decoding
                 # (with faster-whisper's fallback, 2.8 s went into six on tiny.en), then
@@ -367,7 +372,10 @@ class Engine:
                 padded = _silence_after(audio)
                 fitted = _fitted(model, len(padded))
                 pieces = list(decode(fitted, padded, temperature=0.0, max_new_tokens=limit))
-                if _looped(pieces, seconds):
+                looped = _looped(pieces, seconds)
+                if looped and options.provisional:
+                    pieces = []  # shown for a moment only: not worth a full decoding
+                elif looped:
                     logger.debug("fitted window looped on %.1f s: decoding it in full", seconds)
                     if detector is not None and before is not None:  # as if not decoded
                         detector.current, detector.first = before

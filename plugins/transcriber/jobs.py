@@ -79,6 +79,7 @@ def _transcribe_request(ctx: JobContext, request: TranscriptionRequest) -> Trans
         vocabulary=[*settings.vocabulary, *request.vocabulary],
         prompt=request.prompt,
         window=settings.window,
+        provisional=request.provisional,
     )
 
     def segment(piece: Segment, duration: float) -> None:

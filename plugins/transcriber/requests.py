@@ -86,6 +86,11 @@ class TranscriptionRequest:
     vad: bool = True
     """Let the model's voice detector (Silero) skip non-speech."""
 
+    provisional: bool = False
+    """Text to show while speech goes on (a dictation's partial text): a short piece is
+    encoded in a window fitted to it too, and a decoding that loops is dropped rather than
+    redone. Older workers ignore it."""
+
     model: dict[str, Any] = attrs.field(factory=dict, hash=False)
     """The ``model.*`` settings (camelCase) at the time of the request; the capability
     fills them in."""
@@ -143,6 +148,8 @@ class TranscriptionRequest:
         )
         if self.language_hint is not None:
             payload["languageHint"] = self.language_hint
+        if self.provisional:
+            payload["provisional"] = True
         return payload
 
     @classmethod
@@ -171,6 +178,7 @@ class TranscriptionRequest:
             vocabulary=_words(payload.get("vocabulary")),
             beam_size=_whole(payload.get("beamSize", DEFAULT_BEAM), "beamSize"),
             vad=bool(payload.get("vad", True)),
+            provisional=bool(payload.get("provisional", False)),
             model=dict(_typed(payload, "model", Mapping, optional=True) or {}),
         )
         request = cls(**fields)

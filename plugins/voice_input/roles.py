@@ -53,6 +53,8 @@ class LiveSession(Protocol):
     cancelled: bool
     end_of_utterance: str
     """``voice_input.endOfUtterance``: ``sentence`` or ``pause``."""
+    partial_refresh: float
+    """``voice_input.partialRefresh``: seconds of new speech between provisional texts."""
 
     @property
     def emitted(self) -> int:
@@ -68,6 +70,9 @@ class LiveSession(Protocol):
 
     def transcribing(self) -> bool:
         """Whether an utterance's transcription is still running."""
+
+    def notify_state(self) -> None:
+        """Send ``butler/dictationState`` now."""
 
     def job_id(self, index: int) -> str:
         """The queue job id of utterance ``index``."""

@@ -69,6 +69,7 @@ class DictationSession:
         self.vocabulary = model_vocabulary(settings)
         settings = self.ctx.settings.get(VoiceInputSettings)
         self.end_of_utterance = settings.end_of_utterance
+        self.partial_refresh = settings.partial_refresh
         # The worker adds model.vocabulary to the hotwords itself: it counts in the bound.
         self.words = DocumentWords(
             self.ctx,
@@ -169,6 +170,9 @@ class DictationSession:
                         # 100 ms later): every millisecond here is one the user waits.
                         asked = segmenter.voiced_until
                         self._loop.call_soon_threadsafe(self.lookahead.speculate)
+                    elif segmenter.in_speech and self.shows_partial_text:
+                        # Likewise for the provisional text (it checks whether it is due).
+                        self._loop.call_soon_threadsafe(self.lookahead.refresh_partial)
                 for utterance in utterances:
                     self._spool(utterance)
                 if chunk is None:

@@ -33,6 +33,7 @@ RequestError = requests.RequestError
                 vocabulary=["scratch that", "new line"],
                 beam_size=1,
                 vad=False,
+                provisional=True,
             ),
             id="samples",
         ),
@@ -67,6 +68,9 @@ def test_the_wire_form_keeps_the_payload_keys_the_worker_reads():
         "vad": False,
         "model": {},
     }
+    # Provisional text travels as a flag only when asked for (older workers ignore it).
+    provisional = Request.of_samples(b"\x00\x00", provisional=True).to_wire()
+    assert provisional["provisional"] is True
 
 
 def test_the_older_inline_pcm_form_still_reads():

@@ -60,9 +60,9 @@ def piece(text, start=0.0, end=1.0, ratio=1.2):
     return type("Piece", (), {"text": text, "start": start, "end": end, "compression_ratio": ratio})
 
 
-def transcribe(whisper, seconds, window="fit"):
+def transcribe(whisper, seconds, window="fit", provisional=False):
     audio = np.zeros(int(seconds * SAMPLE_RATE), dtype=np.float32)
-    options = engine.Options(language="en", vad=False, window=window)
+    options = engine.Options(language="en", vad=False, window=window, provisional=provisional)
     return engine.ENGINE.transcribe(audio, whisper, options)
 
 
@@ -93,6 +93,15 @@ def test_full_windows_and_long_and_short_pieces_are_encoded_in_30_seconds():
     transcribe(whisper, engine.FIT_MAX_SECONDS + 1)
     transcribe(whisper, engine.FIT_MIN_SECONDS - 0.1)  # a voice command, likely
     assert [frames for frames, _ in whisper.calls] == [3000, 3000, 3000]
+
+
+def test_provisional_text_fits_short_pieces_and_drops_a_loop_rather_than_redo_it():
+    whisper = FakeWhisper(lambda frames: [piece(" Go forward.", end=0.9)])
+    assert transcribe(whisper, 1.0, provisional=True).text == "Go forward."
+    assert [frames for frames, _ in whisper.calls] == [200 + 1 + engine.FIT_MARGIN_FRAMES]
+    looping = FakeWhisper(lambda frames: [piece(" Go forward. " * 8, end=0.9, ratio=3.1)])
+    assert transcribe(looping, 1.0, provisional=True).text == ""
+    assert len(looping.calls) == 1  # not decoded again in full
 
 
 def test_what_counts_as_a_loop():

@@ -404,3 +404,62 @@ async def test_the_pump_asks_for_a_speculation_as_soon_as_the_pause_is_long_enou
         await asyncio.sleep(0.01)  # let the loop run what the pump asked of it
     assert len(calls) == 1 and 0.15 <= calls[0] <= 0.24  # once, as the pause reached 150 ms
     await session.cancel()
+
+
+class SpeakingSegmenter:
+    """An utterance being spoken: ``position`` seconds heard, ``trailing_silence`` at its end."""
+
+    in_speech = True
+    utterance_start = 0.0
+    voiced_until = 0.0
+
+    def __init__(self, position: float, trailing_silence: float = 0.0) -> None:
+        self.position = position
+        self.trailing_silence = trailing_silence
+
+    def pending_pcm(self) -> bytes:
+        return b"0"  # the fake speech's utterance 0
+
+
+@pytest.mark.parametrize(
+    ("heard", "silence", "shown_at", "refresh", "starts"),
+    [
+        (0.4, 0.0, 0.0, 0.3, False),  # too little audio for a first text
+        (0.6, 0.0, 0.0, 0.3, True),  # the first text
+        (1.0, 0.0, 0.8, 0.3, False),  # 0.2 s new since the last: not yet
+        (1.2, 0.0, 0.8, 0.3, True),  # 0.4 s new
+        (1.2, 0.0, 0.8, 0.6, False),  # voice_input.partialRefresh 0.6
+        (1.2, 0.09, 0.8, 0.3, False),  # a pause may be starting: the speculation's turn
+    ],
+)
+async def test_when_the_provisional_text_is_refreshed(
+    tmp_path, heard, silence, shown_at, refresh, starts
+):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0.0, "Early bird")})
+    session.plugin.partial_text = True
+    session.partial_refresh = refresh
+    session.segmenter = SpeakingSegmenter(heard, silence)
+    session.lookahead._partial_at = shown_at
+    session.lookahead.refresh_partial()
+    job = session.lookahead._partial_job
+    assert (job is not None) is starts
+    if starts:
+        sent: list[dict] = []
+        session.notify_state = lambda: sent.append({"partial": session.partial})
+        await job
+        request = session.requests[0]
+        assert request.provisional and request.beam_size == 1 and not request.vad
+        # Sent at once, not at the next state tick.
+        assert session.partial == "Early bird" and sent == [{"partial": "Early bird"}]
+        assert session.lookahead._partial_at == pytest.approx(heard)
+
+
+async def test_no_provisional_text_while_committed_text_is_transcribed(tmp_path):
+    editor = Editor("")
+    session, _, _ = make_session(tmp_path, editor, {0: (0.0, "Early bird")})
+    session.plugin.partial_text = True
+    session.segmenter = SpeakingSegmenter(2.0)
+    session.transcribing = lambda: True
+    session.lookahead.refresh_partial()
+    assert session.lookahead._partial_job is None
