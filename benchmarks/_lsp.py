@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 
 class StdioServer:
     """butler-ls (or ``argv``) in a subprocess, spoken to with JSON-RPC frames."""
@@ -153,3 +155,15 @@ def isolated_env(home: str) -> dict[str, str]:
         XDG_DATA_HOME=f"{home}/data",
         HF_HUB_OFFLINE="1",
     )
+
+
+def worker_process(server: StdioServer, timeout: float = 60.0) -> Any:
+    """The server's queue worker, once it has started (butler.queue.status)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid = (server.command("butler.queue.status").get("worker") or {}).get("pid")
+        if pid:
+            return psutil.Process(pid)
+        if time.monotonic() > deadline:
+            raise RuntimeError("no worker started")
+        time.sleep(0.2)

@@ -4,7 +4,8 @@ and the word error rate of dictation against transcribing each whole file direct
 Prints JSON. The recordings of DIR (references.tsv) are joined with pauses into one stream
 and played in real time through ``butler.dictation.start`` (``audioFile``: the same path as
 the microphone), into a document that this script's minimal editor holds and edits.
-Usage: python benchmarks/dictation.py [DIR] [--runs 2] [--pause 1.5] [--no-partial-text]
+Usage: python benchmarks/dictation.py [DIR] [--runs 2] [--pause 1.5 ...] [--inside S ...]
+       [--no-partial-text]
        [--model tiny.en|base|FOLDER] [--language auto|en|fr...] [--window fit|full]
        [--end-of-utterance sentence|pause]
 """
@@ -17,18 +18,20 @@ import statistics
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _lsp import StdioServer, running_server
+import psutil
+from _lsp import StdioServer, running_server, worker_process
 from wer import direct_transcripts, model_folder, read_references
 
 from butler_ls.util.word_errors import word_errors
 from tests.helpers import load_plugin_module
 
-join_recordings = load_plugin_module("voice_input", "recordings").join_recordings
+join_with_pauses = load_plugin_module("voice_input", "recordings").join_with_pauses
 
 REPO = Path(__file__).resolve().parent.parent
 TARGETS = {"p50_s": 1.0, "p95_s": 1.6, "wer_points": 1.5}
@@ -122,9 +125,13 @@ def run_once(
         warm = Editor(server, root / "warm.md")
         dictate(server, warm, warm_up or folder / "ps_goforward.wav")
         editor = Editor(server, root / "draft.md")
+        processes = [psutil.Process(server.proc.pid), worker_process(server)]
+        cpu = [sum(process.cpu_times()[:2]) for process in processes]
         began = time.monotonic()
         answer = dictate(server, editor, audio)
         answer["wall_s"] = time.monotonic() - began
+        cpu = [sum(p.cpu_times()[:2]) - c for p, c in zip(processes, cpu, strict=True)]
+        answer["cpu_percent"] = [round(100 * c / answer["wall_s"], 1) for c in cpu]
         answer["document"] = editor.text
         answer["shown"] = shown_texts(server, editor, answer["sessionId"])
     return answer
@@ -150,25 +157,21 @@ def shown_texts(server: StdioServer, editor: Editor, session: str) -> list[tuple
     return shown
 
 
-def word_ends(paths: list[Path], pause: float, folder: Path, lead: float = 0.5) -> list:
-    """(word, start, end) in stream seconds of every word of the joined stream, from
-    faster-whisper's word timestamps on each file (beam 5, no VAD), as join_recordings
-    lays the files out."""
+def word_ends(speech: list, folder: Path) -> list:
+    """(word, start, end) in stream seconds of every word of the stream, from faster-whisper's
+    word timestamps on each piece of speech (beam 5, no VAD) where join_with_pauses put it."""
     from faster_whisper import WhisperModel
 
-    from butler_ls.plugin_api import SAMPLE_RATE, decode_all
     from butler_ls.util.word_errors import normalize
 
     model = WhisperModel(str(folder), device="cpu", compute_type="int8")
-    words, offset = [], lead
-    for path in paths:
-        samples = decode_all(path)
+    words = []
+    for offset, samples in speech:
         segments, _ = model.transcribe(samples, beam_size=5, word_timestamps=True)
         for segment in segments:
             for word in segment.words or []:
                 for token in normalize(word.word):
                     words.append((token, offset + word.start, offset + word.end))
-        offset += len(samples) / SAMPLE_RATE + pause
     return words
 
 
@@ -203,7 +206,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dir", type=Path, nargs="?", default=REPO / "tests" / "data" / "speech")
     parser.add_argument("--runs", type=int, default=2)
-    parser.add_argument("--pause", type=float, default=1.5)
+    parser.add_argument("--pause", type=float, nargs="+", default=[1.5], help="between files")
+    parser.add_argument(
+        "--inside",
+        type=float,
+        nargs="*",
+        default=[],
+        help="pauses inserted mid-recording (at a gap between words), in turn",
+    )
     parser.add_argument("--no-partial-text", action="store_true")
     parser.add_argument("--model", default="tiny.en", help="model.name: tiny.en, base, a folder")
     parser.add_argument("--language", default=None, help="model.language: auto, en, fr...")
@@ -222,7 +232,9 @@ def main() -> None:
     reference = " ".join(ref for _, ref in pairs)
     with tempfile.TemporaryDirectory() as scratch:
         audio = Path(scratch) / "stream.wav"
-        seconds = join_recordings(paths, audio, args.pause)
+        speech = join_with_pauses(paths, audio, args.pause, args.inside)
+        with wave.open(str(audio), "rb") as wav:
+            seconds = wav.getnframes() / wav.getframerate()
         runs = [
             run_once(
                 args.dir,
@@ -235,7 +247,7 @@ def main() -> None:
         ]
         folder, _ = model_folder(args.model, Path(scratch) / "models")
         direct = direct_transcripts(paths, 5, True, folder)
-        words = word_ends(paths, args.pause, folder)
+        words = word_ends(speech, folder)
     visible = [word_visible(run, words) for run in runs]
     delays = [d for v in visible for d in v["delays"]]
     for run in runs:
@@ -294,9 +306,15 @@ def main() -> None:
                     "language": args.language or "model.language unset",
                     "heard": [run.get("language") for run in runs],
                     "pause_s": args.pause,
+                    "inside_s": args.inside,
                     "partial_text": not args.no_partial_text,
                     "played": "real time (speed 1.0)",
                     "end_of_utterance": args.end_of_utterance,
+                },
+                # Percent of one core over the whole stream (speech and its pauses).
+                "cpu_percent_while_dictating": {
+                    "server": [run["cpu_percent"][0] for run in runs],
+                    "worker": [run["cpu_percent"][1] for run in runs],
                 },
                 "speculative": sum(u["speculative"] for u in utterances),
                 # Ended at a finished sentence before the whole pause, and of those, how many

@@ -2,7 +2,8 @@
 
 Prints JSON. Starts a private PulseAudio virtual microphone (tests/virtual_mic.py), starts
 dictation from it into an open document, and measures the server's CPU time over a quiet
-interval with psutil, against the same server idle without dictation.
+interval with psutil (and its queue worker's), against the same server idle without
+dictation.
 Usage: python benchmarks/dictation_idle.py [--seconds 30]
 """
 
@@ -20,7 +21,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from _lsp import StdioServer, running_server
+from _lsp import StdioServer, running_server, worker_process
 from dictation import Editor
 
 from tests.virtual_mic import VirtualMicrophone
@@ -28,15 +29,19 @@ from tests.virtual_mic import VirtualMicrophone
 TARGET_PERCENT = 5.0
 
 
-def cpu_percent(process: psutil.Process, seconds: float, server: StdioServer) -> float:
-    """Percent of one core over ``seconds``, reading the server's messages meanwhile."""
-    before = sum(process.cpu_times()[:2])
+def cpu_percent(
+    processes: list[psutil.Process], seconds: float, server: StdioServer
+) -> list[float]:
+    """Percent of one core each process used over ``seconds``, reading the server's
+    messages meanwhile."""
+    before = [sum(process.cpu_times()[:2]) for process in processes]
     began = time.monotonic()
     deadline = began + seconds
     # The notifications must be read, or the server would block on a full pipe.
     server.pump(lambda _: time.monotonic() >= deadline)
-    used = sum(process.cpu_times()[:2]) - before
-    return 100 * used / (time.monotonic() - began)
+    spent = time.monotonic() - began
+    after = [sum(process.cpu_times()[:2]) for process in processes]
+    return [100 * (b - a) / spent for a, b in zip(before, after, strict=True)]
 
 
 def main() -> None:
@@ -56,7 +61,8 @@ def main() -> None:
             idle_before = 100 * _cpu_over(process, args.seconds / 3)
             session = server.command("butler.dictation.start", {"uri": editor.uri})
             time.sleep(1.0)
-            listening = cpu_percent(process, args.seconds, server)
+            worker = worker_process(server)
+            listening, worker_listening = cpu_percent([process, worker], args.seconds, server)
             states = [
                 m["params"] for m in server.notifications if m["method"] == "butler/dictationState"
             ]
@@ -68,6 +74,7 @@ def main() -> None:
                 "seconds": args.seconds,
                 "server_cpu_percent_listening": round(listening, 2),
                 "server_cpu_percent_idle_no_dictation": round(idle_before, 2),
+                "worker_cpu_percent_listening": round(worker_listening, 2),
                 "state_notifications_per_s": round(len(states) / args.seconds, 1),
                 "level_dbfs_max": max(levels) if levels else None,
                 "text": answer["text"],

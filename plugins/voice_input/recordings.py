@@ -5,8 +5,11 @@ For the demo, the tests and the benchmarks: ``audioFile`` plays the result as th
 
 from __future__ import annotations
 
+import itertools
 import wave
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from butler_ls.plugin_api import SAMPLE_RATE, decode_all
 
@@ -16,16 +19,74 @@ def join_recordings(paths: list[Path], out: Path, pause: float = 1.5, lead: floa
 
     ``lead`` seconds of silence come first. Returns the length of the result in seconds.
     """
+    pieces, seconds = paused_stream(paths, [pause], [], lead)
+    _write(out, pieces)
+    return seconds
+
+
+def join_with_pauses(
+    paths: list[Path],
+    out: Path,
+    between: Sequence[float],
+    inside: Sequence[float],
+    lead: float = 0.5,
+) -> list[tuple[float, Any]]:
+    """Like ``join_recordings``, with a pause inside each recording too, as a person stops
+    to think mid-sentence: at the quietest 100 ms of its middle third (a gap between
+    words). The pauses cycle through ``inside`` and ``between`` (seconds; an empty
+    ``inside`` adds none). Returns where each piece of speech starts in the stream, with
+    its samples: ``(seconds, float32 samples)``."""
+    pieces, _ = paused_stream(paths, between, inside, lead)
+    _write(out, pieces)
+    at, speech = 0.0, []
+    for samples, is_speech in pieces:
+        if is_speech:
+            speech.append((at, samples))
+        at += len(samples) / SAMPLE_RATE
+    return speech
+
+
+def paused_stream(
+    paths: list[Path], between: Sequence[float], inside: Sequence[float], lead: float
+) -> tuple[list[tuple[Any, bool]], float]:
+    """The stream as ``(samples, is_speech)`` pieces, and its length in seconds."""
     import numpy
 
-    gap = numpy.zeros(int(SAMPLE_RATE * pause), dtype=numpy.float32)
-    parts = [numpy.zeros(int(SAMPLE_RATE * lead), dtype=numpy.float32)]
+    def silence(seconds: float) -> Any:
+        return numpy.zeros(int(SAMPLE_RATE * seconds), dtype=numpy.float32)
+
+    pieces: list[tuple[Any, bool]] = [(silence(lead), False)]
+    gaps, stops = itertools.cycle(between), itertools.cycle(inside) if inside else None
     for path in paths:
-        parts += [decode_all(path), gap]
-    samples = (numpy.clip(numpy.concatenate(parts), -1, 1) * 32767).astype("<i2")
+        samples = decode_all(path)
+        if stops is not None:
+            cut = _quietest_middle(samples)
+            pieces += [(samples[:cut], True), (silence(next(stops)), False)]
+            samples = samples[cut:]
+        pieces += [(samples, True), (silence(next(gaps)), False)]
+    return pieces, sum(len(samples) for samples, _ in pieces) / SAMPLE_RATE
+
+
+def _quietest_middle(samples: Any) -> int:
+    """The sample at the centre of the quietest 100 ms of the middle third."""
+    import numpy
+
+    frame = SAMPLE_RATE // 10
+    start, end = len(samples) // 3, 2 * len(samples) // 3
+    count = (end - start) // frame
+    if count < 1:
+        return len(samples) // 2
+    region = samples[start : start + count * frame].reshape(count, frame)
+    return start + int(numpy.argmin(numpy.square(region).mean(axis=1))) * frame + frame // 2
+
+
+def _write(out: Path, pieces: list[tuple[Any, bool]]) -> None:
+    import numpy
+
+    joined = numpy.concatenate([samples for samples, _ in pieces])
+    samples = (numpy.clip(joined, -1, 1) * 32767).astype("<i2")
     with wave.open(str(out), "wb") as file:
         file.setnchannels(1)
         file.setsampwidth(2)
         file.setframerate(SAMPLE_RATE)
         file.writeframes(samples.tobytes())
-    return len(samples) / SAMPLE_RATE
