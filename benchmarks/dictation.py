@@ -112,12 +112,14 @@ def run_once(
     model: dict | None = None,
     warm_up: Path | None = None,
     end_of_utterance: str = "sentence",
+    partial_refresh: float | None = None,
 ) -> dict:
     """One session over ``audio`` in a fresh server (``model``: its ``model.*`` settings),
     after a warm-up dictation of ``warm_up`` (default: DIR's ps_goforward.wav)."""
     options = {
         "throttle": {"maxCpuPercent": 100, "minFreeMemoryMb": 0},
-        "voice_input": {"partialText": partial_text, "endOfUtterance": end_of_utterance},
+        "voice_input": {"partialText": partial_text, "endOfUtterance": end_of_utterance}
+        | ({"partialRefresh": partial_refresh} if partial_refresh else {}),
         "model": model or {},
     }
     with running_server(options) as (server, root):
@@ -194,7 +196,15 @@ def word_visible(run: dict, words: list) -> dict:
             for k in range(block.a, block.a + block.size):
                 first.setdefault(spoken[k], at)
     delays = [first[i] - (zero + end) for i, (_, _, end) in enumerate(words) if i in first]
-    return {"delays": delays, "words": len(words), "shown": len(first)}
+    slowest = sorted(
+        (
+            (round(first[i] - (zero + end), 3), word, round(end, 2))
+            for i, (word, _, end) in enumerate(words)
+            if i in first
+        ),
+        reverse=True,
+    )[:5]
+    return {"delays": delays, "words": len(words), "shown": len(first), "slowest": slowest}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -224,6 +234,7 @@ def main() -> None:
         choices=("sentence", "pause"),
         help="voice_input.endOfUtterance",
     )
+    parser.add_argument("--partial-refresh", type=float, help="voice_input.partialRefresh")
     args = parser.parse_args()
     model = {"name": args.model, "window": args.window}
     model |= {"language": args.language} if args.language else {}
@@ -242,6 +253,7 @@ def main() -> None:
                 not args.no_partial_text,
                 model,
                 end_of_utterance=args.end_of_utterance,
+                partial_refresh=args.partial_refresh,
             )
             for _ in range(args.runs)
         ]
@@ -296,6 +308,8 @@ def main() -> None:
                     "p95_s": round(percentile(delays, 0.95), 3) if delays else None,
                     "words_shown": sum(v["shown"] for v in visible),
                     "words": sum(v["words"] for v in visible),
+                    # (seconds, word, its end in the stream) of each run's slowest five.
+                    "slowest": [v["slowest"] for v in visible],
                 },
                 "targets": TARGETS,
                 "within_targets": p50 <= TARGETS["p50_s"]
@@ -310,6 +324,7 @@ def main() -> None:
                     "partial_text": not args.no_partial_text,
                     "played": "real time (speed 1.0)",
                     "end_of_utterance": args.end_of_utterance,
+                    "partial_refresh_s": args.partial_refresh or "default",
                 },
                 # Percent of one core over the whole stream (speech and its pauses).
                 "cpu_percent_while_dictating": {
