@@ -32,9 +32,10 @@ def join_with_pauses(
     lead: float = 0.5,
 ) -> list[tuple[float, Any]]:
     """Like ``join_recordings``, with a pause inside each recording too, as a person stops
-    to think mid-sentence: in the longest gap between words of its middle 60%. The pauses cycle through ``inside`` and ``between`` (seconds; an empty
-    ``inside`` adds none). Returns where each piece of speech starts in the stream, with
-    its samples: ``(seconds, float32 samples)``."""
+    to think mid-sentence: in the longest gap between words of its middle 60%. The pauses
+    cycle through ``inside`` and ``between`` (seconds; an empty ``inside`` adds none).
+    Returns where each piece of speech starts in the stream, with its samples:
+    ``(seconds, float32 samples)``."""
     pieces, _ = paused_stream(paths, between, inside, lead)
     _write(out, pieces)
     at, speech = 0.0, []
