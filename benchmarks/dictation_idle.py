@@ -3,7 +3,8 @@
 Prints JSON. Starts a private PulseAudio virtual microphone (tests/virtual_mic.py), starts
 dictation from it into an open document, and measures the server's CPU time over a quiet
 interval with psutil (and its queue worker's), against the same server idle without
-dictation.
+dictation; and how long butler.dictation.start takes to answer, which it does once the
+microphone's stream runs (five starts).
 Usage: python benchmarks/dictation_idle.py [--seconds 30]
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -59,6 +61,13 @@ def main() -> None:
             editor = Editor(server, root / "draft.md")
             time.sleep(2.0)
             idle_before = 100 * _cpu_over(process, args.seconds / 3)
+            # butler.dictation.start answers once the microphone's stream runs.
+            starts = []
+            for _ in range(5):
+                began = time.monotonic()
+                session = server.command("butler.dictation.start", {"uri": editor.uri})
+                starts.append(time.monotonic() - began)
+                server.command("butler.dictation.stop", session)
             session = server.command("butler.dictation.start", {"uri": editor.uri})
             time.sleep(1.0)
             worker = worker_process(server)
@@ -73,6 +82,11 @@ def main() -> None:
             {
                 "seconds": args.seconds,
                 "server_cpu_percent_listening": round(listening, 2),
+                "start_to_listening_s": {
+                    "median": round(statistics.median(starts), 3),
+                    "max": round(max(starts), 3),
+                    "runs": len(starts),
+                },
                 "server_cpu_percent_idle_no_dictation": round(idle_before, 2),
                 "worker_cpu_percent_listening": round(worker_listening, 2),
                 "state_notifications_per_s": round(len(states) / args.seconds, 1),

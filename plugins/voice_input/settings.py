@@ -38,7 +38,7 @@ class VoiceInputSettings:
 
     partial_refresh: float = setting(0.3, check=between(0.1, 10))
     """Seconds of new speech between two refreshes of the provisional text; each costs
-    the worker one short greedy decoding, never before committed text."""
+    the worker one short decoding, never before committed text."""
 
     end_of_utterance: Literal["sentence", "pause"] = "sentence"
     """``sentence``: an utterance whose transcription, started early in a pause, ends a

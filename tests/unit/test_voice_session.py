@@ -343,23 +343,28 @@ class EndingSegmenter(PausingSegmenter):
 
 
 @pytest.mark.parametrize(
-    ("text", "mode", "ends"),
+    ("text", "mode", "ends", "shown"),
     [
-        ("Early bird.", "sentence", [3.0]),  # a finished sentence: ended now
-        ("Early bird and", "sentence", []),  # mid-sentence: the whole pause
-        ("Early bird.", "pause", []),  # the user chose the pause
+        ("Early bird.", "sentence", [3.0], ""),  # a finished sentence: ended now
+        ("Early bird and", "sentence", [], "Early bird and"),  # mid-sentence: the whole pause
+        ("Early bird.", "pause", [], "Early bird."),  # the user chose the pause
     ],
 )
-async def test_a_speculation_that_ends_a_sentence_ends_the_utterance(tmp_path, text, mode, ends):
+async def test_a_speculation_that_ends_a_sentence_ends_the_utterance(
+    tmp_path, text, mode, ends, shown
+):
     editor = Editor("")
     session, _, _ = make_session(tmp_path, editor, {0: (0.0, text)})
     session.end_of_utterance = mode
+    session.plugin.partial_text = True
     await session.start()
     session.segmenter = segmenter = EndingSegmenter(voiced_until=3.0)
-    session.lookahead.tick()
+    session.lookahead.speculate()
     await asyncio.wait_for(session.lookahead.speculation.task, 5)
     await asyncio.sleep(0)  # the done callback
     assert segmenter.ends == ends
+    # What does not end the utterance is shown as its provisional text meanwhile.
+    assert session.partial == shown
     session.segmenter = Segmenter()
     await finish(session)
 
@@ -449,7 +454,7 @@ async def test_when_the_provisional_text_is_refreshed(
         session.notify_state = lambda: sent.append({"partial": session.partial})
         await job
         request = session.requests[0]
-        assert request.provisional and request.beam_size == 1 and not request.vad
+        assert request.provisional and request.beam_size == 5 and not request.vad
         # Sent at once, not at the next state tick.
         assert session.partial == "Early bird" and sent == [{"partial": "Early bird"}]
         assert session.lookahead._partial_at == pytest.approx(heard)
