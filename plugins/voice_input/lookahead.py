@@ -175,9 +175,7 @@ class Lookahead:
         seconds = segmenter.position - segmenter.utterance_start
         if seconds < PARTIAL_FIRST or seconds - self._partial_at < session.partial_refresh:
             return
-        pcm = segmenter.pending_pcm()
-        if not pcm:
-            return
+        pcm = segmenter.pending_pcm()  # not empty: in_speech
         self._partial_at = seconds
         self._partial_job = session.ctx.run_task(
             self._partial(pcm, session.emitted), f"{session.job_id(session.emitted)}-partial"

@@ -19,7 +19,7 @@ def join_recordings(paths: list[Path], out: Path, pause: float = 1.5, lead: floa
 
     ``lead`` seconds of silence come first. Returns the length of the result in seconds.
     """
-    pieces, seconds = paused_stream(paths, [pause], [], lead)
+    pieces, seconds = _paused_stream(paths, [pause], [], lead)
     _write(out, pieces)
     return seconds
 
@@ -32,11 +32,11 @@ def join_with_pauses(
     lead: float = 0.5,
 ) -> list[tuple[float, Any]]:
     """Like ``join_recordings``, with a pause inside each recording too, as a person stops
-    to think mid-sentence: in the longest gap between words of its middle 60%. The pauses
-    cycle through ``inside`` and ``between`` (seconds; an empty ``inside`` adds none).
-    Returns where each piece of speech starts in the stream, with its samples:
-    ``(seconds, float32 samples)``."""
-    pieces, _ = paused_stream(paths, between, inside, lead)
+    to think mid-sentence: in the longest gap between words of its middle 60% (none in a
+    recording without one). The pauses cycle through ``inside`` and ``between`` (seconds;
+    an empty ``inside`` adds none). Returns where each piece of speech starts in the
+    stream, with its samples: ``(seconds, float32 samples)``."""
+    pieces, _ = _paused_stream(paths, between, inside, lead)
     _write(out, pieces)
     at, speech = 0.0, []
     for samples, is_speech in pieces:
@@ -46,7 +46,7 @@ def join_with_pauses(
     return speech
 
 
-def paused_stream(
+def _paused_stream(
     paths: list[Path], between: Sequence[float], inside: Sequence[float], lead: float
 ) -> tuple[list[tuple[Any, bool]], float]:
     """The stream as ``(samples, is_speech)`` pieces, and its length in seconds."""
@@ -59,31 +59,32 @@ def paused_stream(
     gaps, stops = itertools.cycle(between), itertools.cycle(inside) if inside else None
     for path in paths:
         samples = decode_all(path)
-        if stops is not None:
-            cut = _quietest_middle(samples)
+        cut = _word_gap(samples) if stops is not None else None
+        if stops is not None and cut is not None:
             pieces += [(samples[:cut], True), (silence(next(stops)), False)]
             samples = samples[cut:]
         pieces += [(samples, True), (silence(next(gaps)), False)]
     return pieces, sum(len(samples) for samples, _ in pieces) / SAMPLE_RATE
 
 
-def _quietest_middle(samples: Any) -> int:
+def _word_gap(samples: Any) -> int | None:
     """The centre of the longest quiet stretch (10 ms frames 30 dB under the loudest) in the
-    middle of a recording: a gap between words, not a quiet sound inside one."""
+    middle 60% of a recording: a gap between words, not a quiet sound inside one; None when
+    there is none."""
     import numpy
 
     frame = SAMPLE_RATE // 100
     count = len(samples) // frame
     if count < 10:
-        return len(samples) // 2
+        return None
     energy = numpy.square(samples[: count * frame].reshape(count, frame)).mean(axis=1)
     quiet = energy < energy.max() * 10 ** (-30 / 10)
-    best, best_at, run = 0, count // 2, 0
+    best, best_at, run = 0, None, 0
     for i in range(count // 5, 4 * count // 5):
         run = run + 1 if quiet[i] else 0
         if run > best:
             best, best_at = run, i - run // 2
-    return best_at * frame + frame // 2
+    return None if best_at is None else best_at * frame + frame // 2
 
 
 def _write(out: Path, pieces: list[tuple[Any, bool]]) -> None:

@@ -18,6 +18,7 @@ class Timing:
 
     index: int
     spoken_end: float = 0.0
+    """When its speech ended was heard (monotonic seconds), from the audio's arrival."""
     speech_end: float = 0.0
     """Where its speech ended in the stream (seconds from the start of the audio)."""
     cut: float = 0.0
